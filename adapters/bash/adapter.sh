@@ -1,0 +1,172 @@
+# shellcheck shell=bash
+# polyboot's bash adapter: loads a user's function.sh once, then serves invocations over the
+# channel of docs/protocol.md (version 1) without forking on the hot path.
+#
+#   bash adapter.sh <handler file> <function> <module>
+#
+# fd 0: invoke lines in; fd 1: replies out; fd 2: the log stream; fd 3: the response body.
+# The handler is called as `<function> "$EVENT"`; what it writes to stdout is the response body,
+# a non-zero status (or `exit`, or a `set -e` failure) is an error. Event data is never evaluated.
+
+# Move the channel out of the handler's reach: stdin reads /dev/null, stdout goes to the logs.
+exec {_pb_in}<&0 {_pb_out}>&1 {_pb_body}>&3 3>&- </dev/null 1>&2
+
+_pb_file=$1
+_pb_func=$2
+_pb_phase=init  # init, idle, invoke or done: what the EXIT trap reports
+_pb_id=         # the current request id, JSON-escaped as it came on the line
+_pb_event=
+
+# _pb_json_string NAME TEXT: sets NAME to TEXT as a JSON string literal (with quotes).
+_pb_json_string() {
+	local s=$2
+	s=${s//\\/\\\\}
+	s=${s//\"/\\\"}
+	s=${s//$'\n'/\\n}
+	s=${s//$'\r'/\\r}
+	s=${s//$'\t'/\\t}
+	s=${s//[$'\x01'-$'\x1f']/?}
+	printf -v "$1" '"%s"' "$s"
+}
+
+# _pb_reply_error TYPE MESSAGE [EXTRA]: writes an error (or init_error) reply.
+_pb_reply_error() {
+	local type msg
+	_pb_json_string type "$1"
+	_pb_json_string msg "$2"
+	if [[ $_pb_phase == init ]]; then
+		printf '{"type":"init_error","errorType":%s,"errorMessage":%s,"stackTrace":[]}\n' \
+			"$type" "$msg" >&"$_pb_out"
+	else
+		printf '{"type":"error","id":"%s","errorType":%s,"errorMessage":%s,"stackTrace":[]%s}\n' \
+			"$_pb_id" "$type" "$msg" "${3-}" >&"$_pb_out"
+	fi
+}
+
+# _pb_on_exit: the handler (or code loaded with it) ended the shell with `exit` or `set -e`.
+# Answer for it, and tell the bootstrap this worker is gone ("final"), so it starts a new one.
+_pb_on_exit() {
+	local rc=$?
+	case $_pb_phase in
+	init) _pb_reply_error Runtime.UserCodeSyntaxError \
+		"$_pb_file exited with status $rc while it was loaded" ;;
+	invoke) _pb_reply_error Function.NonZeroExit \
+		"handler '$_pb_func' exited the shell with status $rc (exit or set -e)" ',"logTail":10,"final":true' ;;
+	esac
+}
+trap _pb_on_exit EXIT
+
+# _pb_unescape NAME: decodes the JSON string escapes in variable NAME, in place. Used for the short
+# context members only; the event is passed on as JSON text, undecoded.
+_pb_unescape() {
+	local s=${!1} out= c
+	while [[ $s == *\\* ]]; do
+		out+=${s%%\\*}
+		s=${s#*\\}
+		c=${s:0:1}
+		s=${s:1}
+		case $c in
+		n) out+=$'\n' ;;
+		r) out+=$'\r' ;;
+		t) out+=$'\t' ;;
+		b) out+=$'\b' ;;
+		f) out+=$'\f' ;;
+		u)
+			printf -v c "\\u${s:0:4}"
+			out+=$c
+			s=${s:4}
+			;;
+		*) out+=$c ;;
+		esac
+	done
+	printf -v "$1" '%s' "$out$s"
+}
+
+# _pb_member NAME KEY NEXT: cuts the string member KEY, which is followed by member NEXT, out of
+# _pb_head, and sets NAME to its decoded value. The layout of docs/protocol.md guarantees that
+# `","NEXT":` cannot occur inside a string.
+_pb_member() {
+	local v=${_pb_head#*,\"$2\":\"}
+	v=${v%%\",\"$3\":*}
+	[[ $v == *\\* ]] && _pb_unescape v
+	printf -v "$1" '%s' "$v"
+}
+
+# _pb_read: reads one invoke line into the _pb_* variables; fails at EOF. Runs in the C locale so
+# that lengths and offsets count bytes. `read -N` reads a pipe in blocks; plain `read` would make
+# one system call per byte.
+_pb_read() {
+	local LC_ALL=C hdr rest
+	IFS= read -r -N 19 -u "$_pb_in" hdr || return 1
+	if [[ $hdr != '{"len":"'[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'"' ]]; then
+		printf 'polyboot bash adapter: bad invoke line start: %q\n' "$hdr" >&2
+		_pb_phase=done
+		exit 70
+	fi
+	IFS= read -r -N $((10#${hdr:8:10} - 19)) -u "$_pb_in" rest || return 1
+	_pb_head=${rest%%,\"event\":*}
+	_pb_event=${rest:${#_pb_head}+9:${#rest}-${#_pb_head}-11}
+	_pb_id=${_pb_head#*,\"id\":\"}
+	_pb_id=${_pb_id%%\",\"deadline_ms\":*}
+	_pb_deadline=${_pb_head#*,\"deadline_ms\":}
+	_pb_deadline=${_pb_deadline%%,\"invoked_function_arn\":*}
+	_pb_member _pb_arn invoked_function_arn trace_id
+	_pb_member _pb_trace trace_id client_context
+	_pb_member _pb_client_context client_context cognito_identity
+	_pb_member _pb_identity cognito_identity tenant_id
+	_pb_member _pb_tenant tenant_id event
+}
+
+# lambda_remaining_ms NAME: sets NAME to the milliseconds left before the invocation's deadline.
+lambda_remaining_ms() {
+	local now=${EPOCHREALTIME/[.,]/}
+	printf -v "$1" '%d' $((LAMBDA_DEADLINE_MS - now / 1000))
+}
+
+# Load the handler: a syntax check first (its message is the error), then source it once.
+if [[ ! -r $_pb_file ]]; then
+	_pb_reply_error Runtime.HandlerNotFound "cannot read handler file $_pb_file"
+	_pb_phase=done
+	exit 1
+fi
+if ! _pb_syntax=$("$BASH" -n "$_pb_file" 2>&1); then
+	_pb_reply_error Runtime.UserCodeSyntaxError "${_pb_syntax:-syntax error in $_pb_file}"
+	_pb_phase=done
+	exit 1
+fi
+# shellcheck disable=SC1090
+source "$_pb_file"
+if ! declare -F -- "$_pb_func" >/dev/null; then
+	_pb_reply_error Runtime.HandlerNotFound "no function '$_pb_func' in $_pb_file (define it: $_pb_func() { ...; })"
+	_pb_phase=done
+	exit 1
+fi
+
+# The options the user's file chose (set -e, -u, pipefail) apply inside the handler only.
+_pb_opts=$-
+[[ -o pipefail ]] && _pb_opts+=P
+set +euo pipefail
+_pb_phase=idle
+printf '{"type":"ready"}\n' >&"$_pb_out"
+
+while _pb_read; do
+	export LAMBDA_REQUEST_ID=$_pb_id LAMBDA_DEADLINE_MS=$_pb_deadline LAMBDA_FUNCTION_ARN=$_pb_arn
+	export LAMBDA_CLIENT_CONTEXT=$_pb_client_context LAMBDA_COGNITO_IDENTITY=$_pb_identity
+	export LAMBDA_TENANT_ID=$_pb_tenant
+	if [[ -n $_pb_trace ]]; then export _X_AMZN_TRACE_ID=$_pb_trace; else unset _X_AMZN_TRACE_ID; fi
+	_pb_phase=invoke
+	[[ $_pb_opts == *e* ]] && set -e
+	[[ $_pb_opts == *u* ]] && set -u
+	[[ $_pb_opts == *P* ]] && set -o pipefail
+	"$_pb_func" "$_pb_event" >&"$_pb_body"
+	_pb_rc=$?
+	set +euo pipefail
+	_pb_phase=idle
+	if ((_pb_rc == 0)); then
+		printf '{"type":"response","id":"%s"}\n' "$_pb_id" >&"$_pb_out"
+	else
+		_pb_reply_error Function.NonZeroExit "handler '$_pb_func' returned status $_pb_rc" ',"logTail":10'
+	fi
+done
+_pb_phase=done
+exit 0

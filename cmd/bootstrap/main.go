@@ -1,0 +1,41 @@
+// Command bootstrap is polyboot's Lambda custom runtime: it serves the Lambda Runtime API with
+// warm interpreter workers that run handlers written in bash, Tcl, Python or any language with an
+// adapter folder. Lambda runs it as /opt/bootstrap from the polyboot layer.
+package main
+
+import (
+	"context"
+	"os"
+)
+
+func main() {
+	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+}
+
+// env is a snapshot of the process environment.
+type env map[string]string
+
+func newEnv(environ []string) env {
+	e := env{}
+	for _, kv := range environ {
+		for i := 0; i < len(kv); i++ {
+			if kv[i] == '=' {
+				e[kv[:i]] = kv[i+1:]
+				break
+			}
+		}
+	}
+	return e
+}
+
+func (e env) get(k string) string { return e[k] }
+
+// list returns the environment as KEY=VALUE pairs.
+func (e env) list() []string {
+	out := make([]string, 0, len(e))
+	for k, v := range e {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+

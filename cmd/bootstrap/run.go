@@ -1,0 +1,180 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/spf13/pflag"
+	"go.uber.org/zap"
+
+	"github.com/polyboot/polyboot/invoke"
+	"github.com/polyboot/polyboot/protocol"
+	"github.com/polyboot/polyboot/registry"
+	"github.com/polyboot/polyboot/supervisor"
+)
+
+// options are the bootstrap's settings, from flags with environment defaults.
+type options struct {
+	handler  string
+	taskRoot string
+	api      string
+	margin   time.Duration
+	adapters []string
+	logFmt   string
+}
+
+func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
+	fs := pflag.NewFlagSet("bootstrap", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.StringVar(&o.handler, "handler", e.get("_HANDLER"), "handler as FILE.FUNCTION, e.g. function.handler (env _HANDLER)")
+	fs.StringVar(&o.taskRoot, "task-root", e.get("LAMBDA_TASK_ROOT"), "folder holding the handler file (env LAMBDA_TASK_ROOT; default: the working directory)")
+	fs.StringVar(&o.api, "runtime-api", e.get("AWS_LAMBDA_RUNTIME_API"), "host:port of the Lambda Runtime API (env AWS_LAMBDA_RUNTIME_API)")
+	margin := 50 * time.Millisecond
+	if v := e.get("POLYBOOT_TIMEOUT_MARGIN_MS"); v != "" {
+		var ms int
+		if _, err := fmt.Sscanf(v, "%d", &ms); err != nil || ms < 0 {
+			return nil, fmt.Errorf("POLYBOOT_TIMEOUT_MARGIN_MS=%q: want a whole number of milliseconds", v)
+		}
+		margin = time.Duration(ms) * time.Millisecond
+	}
+	fs.DurationVar(&o.margin, "timeout-margin", margin, "stop a handler this long before its deadline and report a timeout (env POLYBOOT_TIMEOUT_MARGIN_MS)")
+	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters, searched after the layer's own (env POLYBOOT_ADAPTER_PATH, colon-separated)")
+	fs.StringVar(&o.logFmt, "log-format", e.get("AWS_LAMBDA_LOG_FORMAT"), "Text or JSON (env AWS_LAMBDA_LOG_FORMAT)")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	return o, nil
+}
+
+func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) int {
+	e := newEnv(environ)
+	o, err := parseFlags(args, e, stderr)
+	if errors.Is(err, pflag.ErrHelp) {
+		return 0
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "bootstrap: %v\n", err)
+		return 2
+	}
+	log := newLogger(stderr, o.logFmt)
+	defer func() { _ = log.Sync() }()
+	if o.api == "" {
+		log.Error("AWS_LAMBDA_RUNTIME_API is not set: the bootstrap runs under Lambda or its Runtime Interface Emulator")
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
+	defer stop()
+
+	api := protocol.NewClient(o.api)
+	worker, report := prepare(ctx, o, e, log, stdout)
+	if report != nil {
+		log.Error("init failed", zap.String("errorType", report.Type), zap.String("errorMessage", report.Message))
+		if err := api.InitError(ctx, report); err != nil {
+			log.Error("reporting the init error failed", zap.Error(err))
+		}
+		return 1
+	}
+	defer worker.Close()
+
+	loop := &invoke.Loop{API: api, Worker: worker, Log: log, Margin: o.margin, Retries: 5, Backoff: 20 * time.Millisecond}
+	if err := loop.Run(ctx); err != nil {
+		log.Error("invoke loop stopped", zap.Error(err))
+		return 1
+	}
+	return 0
+}
+
+// prepare resolves the handler and starts its worker. A failure is an init error to report.
+func prepare(ctx context.Context, o *options, e env, log *zap.Logger, stdout io.Writer) (*supervisor.Worker, *protocol.ErrorReport) {
+	taskRoot, err := taskRoot(o.taskRoot)
+	if err != nil {
+		return nil, protocol.Errorf("Runtime.InvalidTaskRoot", "%v", err)
+	}
+	layerDir := executableDir()
+	reg, err := registry.Load(append([]string{filepath.Join(layerDir, "adapters")}, o.adapters...)...)
+	if err != nil {
+		return nil, protocol.Errorf("Runtime.InvalidAdapter", "%v", err)
+	}
+	h, err := reg.Resolve(o.handler, taskRoot)
+	if err != nil {
+		return nil, asReport(err)
+	}
+	argv, err := reg.Argv(h, registry.Env{Getenv: e.get, BinDirs: []string{filepath.Join(layerDir, "bin")}})
+	if err != nil {
+		return nil, asReport(err)
+	}
+	log.Debug("starting worker", zap.Strings("argv", argv))
+	sugar := log.Sugar()
+	w := supervisor.NewWorker(supervisor.NewSpawner(), supervisor.Config{
+		Argv: argv,
+		Dir:  taskRoot,
+		Env:  workerEnv(e, taskRoot),
+		Logs: newTextSink(stdout),
+		Warn: sugar.Warnw,
+	})
+	if err := w.Start(ctx); err != nil {
+		return nil, asReport(err)
+	}
+	return w, nil
+}
+
+func asReport(err error) *protocol.ErrorReport {
+	var r *protocol.ErrorReport
+	if errors.As(err, &r) {
+		return r
+	}
+	return protocol.Errorf("Runtime.Unknown", "%v", err)
+}
+
+// taskRoot returns the absolute task root: the given folder, or the working directory.
+func taskRoot(dir string) (string, error) {
+	if dir == "" {
+		return os.Getwd()
+	}
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return "", fmt.Errorf("task root %q: %w", dir, err)
+	}
+	if fi, err := os.Stat(abs); err != nil || !fi.IsDir() {
+		return "", fmt.Errorf("task root %q is not a folder", dir)
+	}
+	return abs, nil
+}
+
+// executableDir is the folder of the running bootstrap, links resolved: the layer's root.
+func executableDir() string {
+	exe, err := os.Executable()
+	if err != nil {
+		return "."
+	}
+	if r, err := filepath.EvalSymlinks(exe); err == nil {
+		exe = r
+	}
+	return filepath.Dir(exe)
+}
+
+// workerEnv is the bootstrap's environment plus what docs/protocol.md promises workers.
+func workerEnv(e env, taskRoot string) []string {
+	w := env{}
+	for k, v := range e {
+		w[k] = v
+	}
+	w["POLYBOOT_PROTOCOL"] = fmt.Sprint(protocol.Version)
+	w["LAMBDA_TASK_ROOT"] = taskRoot
+	if w["HOME"] == "" {
+		w["HOME"] = "/tmp"
+	}
+	return w.list()
+}
+
+// isJSON reports whether the log format asks for JSON lines.
+func isJSON(format string) bool { return strings.EqualFold(format, "json") }

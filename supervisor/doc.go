@@ -1,0 +1,7 @@
+// Package supervisor starts, feeds, watches and restarts the long-lived interpreter processes
+// ("workers") that run user handlers, speaking the channel protocol of docs/protocol.md.
+//
+// Each worker runs in its own process group with a parent-death signal, so nothing it starts
+// outlives the bootstrap. Its pipes are owned by the supervisor ([Pump]), never by os/exec, so a
+// grandchild that inherits them cannot block Wait, and a full pipe never stalls the child.
+package supervisor

@@ -1,0 +1,93 @@
+package supervisor
+
+import "bytes"
+
+// LogSink receives a worker's log output, one line at a time, tagged with the request id of the
+// invocation in progress ("" between invocations). line holds no line terminator and is only valid
+// during the call. A LogSink is called from several workers' goroutines at once.
+type LogSink interface {
+	Log(requestID string, line []byte)
+}
+
+// LogSinkFunc adapts a function to LogSink.
+type LogSinkFunc func(requestID string, line []byte)
+
+// Log calls f.
+func (f LogSinkFunc) Log(requestID string, line []byte) { f(requestID, line) }
+
+// Limits of the line splitter.
+const (
+	maxLogLine  = 256 * 1024 // a longer line is cut into pieces of this size
+	logTailSize = 50         // lines kept for error messages (logTail, exit and timeout reports)
+)
+
+// lineSplitter cuts a byte stream into log lines. It runs on a Pump's goroutine only.
+type lineSplitter struct {
+	sink    LogSink
+	tag     string
+	partial []byte
+	tail    [][]byte // ring of the last lines of the current tag
+	next    int
+}
+
+// write consumes bytes from the stream.
+func (s *lineSplitter) write(p []byte) {
+	for len(p) > 0 {
+		i := bytes.IndexByte(p, '\n')
+		if i < 0 {
+			s.partial = append(s.partial, p...)
+			for len(s.partial) >= maxLogLine {
+				s.emit(s.partial[:maxLogLine])
+				s.partial = append(s.partial[:0], s.partial[maxLogLine:]...)
+			}
+			return
+		}
+		if len(s.partial) > 0 {
+			s.partial = append(s.partial, p[:i]...)
+			s.emit(s.partial)
+			s.partial = s.partial[:0]
+		} else {
+			s.emit(p[:i])
+		}
+		p = p[i+1:]
+	}
+}
+
+// flush emits a pending line that has no terminator yet.
+func (s *lineSplitter) flush() {
+	if len(s.partial) > 0 {
+		s.emit(s.partial)
+		s.partial = s.partial[:0]
+	}
+}
+
+// retag flushes and starts tagging lines with tag, with an empty tail.
+func (s *lineSplitter) retag(tag string) {
+	s.flush()
+	s.tag = tag
+	s.tail = s.tail[:0]
+	s.next = 0
+}
+
+// lastLines returns up to n of the most recent lines of the current tag, oldest first.
+func (s *lineSplitter) lastLines(n int) []string {
+	if n > len(s.tail) {
+		n = len(s.tail)
+	}
+	out := make([]string, 0, n)
+	for i := len(s.tail) - n; i < len(s.tail); i++ {
+		out = append(out, string(s.tail[(s.next+i)%len(s.tail)]))
+	}
+	return out
+}
+
+func (s *lineSplitter) emit(line []byte) {
+	line = bytes.TrimSuffix(line, []byte{'\r'})
+	s.sink.Log(s.tag, line)
+	if len(s.tail) < logTailSize {
+		s.tail = append(s.tail, bytes.Clone(line))
+		return
+	}
+	s.tail[s.next] = append(s.tail[s.next][:0], line...)
+	s.next = (s.next + 1) % logTailSize
+}

@@ -1,0 +1,158 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"syscall"
+	"time"
+)
+
+// Pump reads one pipe (or pseudo-terminal master) continuously, so the writer never blocks on a
+// full pipe, and hands what it reads to a sink. Sync lets the caller act at a point in the stream:
+// once everything written before the call has reached the sink.
+//
+// The sink and every function given to Sync run on the pump's own goroutine, one at a time, so
+// they may share state without locks.
+type Pump struct {
+	f     *os.File
+	raw   syscall.RawConn
+	sink  func([]byte)
+	syncs chan syncRequest
+	stop  chan struct{}
+	done  chan struct{}
+}
+
+type syncRequest struct {
+	fn   func()
+	done chan struct{}
+}
+
+// pumpBufferSize is the size of one read.
+const pumpBufferSize = 256 * 1024
+
+// NewPump starts reading f, which must be pollable (a pipe from os.Pipe, or a pty master).
+func NewPump(f *os.File, sink func([]byte)) (*Pump, error) {
+	raw, err := f.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("pump %s: %w", f.Name(), err)
+	}
+	p := &Pump{
+		f:     f,
+		raw:   raw,
+		sink:  sink,
+		syncs: make(chan syncRequest, 1),
+		stop:  make(chan struct{}),
+		done:  make(chan struct{}),
+	}
+	go p.run()
+	return p, nil
+}
+
+func (p *Pump) run() {
+	defer close(p.done)
+	buf := make([]byte, pumpBufferSize)
+	eof := false
+	for {
+		select {
+		case req := <-p.syncs:
+			p.serve(req, buf, eof)
+			continue
+		case <-p.stop:
+			return
+		default:
+		}
+		if eof {
+			select {
+			case req := <-p.syncs:
+				p.serve(req, buf, eof)
+			case <-p.stop:
+				return
+			}
+			continue
+		}
+		n, err := p.f.Read(buf)
+		if n > 0 {
+			p.sink(buf[:n])
+		}
+		switch {
+		case err == nil:
+		case errors.Is(err, os.ErrDeadlineExceeded):
+			// A Sync woke us; clear the deadline before looking at the request (see Sync).
+			_ = p.f.SetReadDeadline(time.Time{})
+		case isEOF(err):
+			eof = true
+		default:
+			// os.ErrClosed after Close, or a read error: nothing more will come.
+			eof = true
+		}
+	}
+}
+
+// isEOF reports whether err ends the stream: EOF on a pipe, EIO on a pty master whose slave is gone.
+func isEOF(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, syscall.EIO)
+}
+
+// serve reads whatever the pipe holds without blocking, then runs the request's function.
+func (p *Pump) serve(req syncRequest, buf []byte, eof bool) {
+	if !eof {
+		p.drain(buf)
+	}
+	req.fn()
+	close(req.done)
+}
+
+// drain reads until the pipe is empty. It reads through Control with raw system calls, which a
+// read deadline does not affect.
+func (p *Pump) drain(buf []byte) {
+	_ = p.raw.Control(func(fd uintptr) {
+		for {
+			n, err := syscall.Read(int(fd), buf)
+			if n > 0 {
+				p.sink(buf[:n])
+			}
+			if errors.Is(err, syscall.EINTR) {
+				continue
+			}
+			if err != nil || n <= 0 {
+				return
+			}
+		}
+	})
+}
+
+// Sync runs fn on the pump's goroutine once every byte written to the pipe before Sync was called
+// has been passed to the sink. It returns when fn has run, or with ctx's error.
+func (p *Pump) Sync(ctx context.Context, fn func()) error {
+	req := syncRequest{fn: fn, done: make(chan struct{})}
+	select {
+	case p.syncs <- req:
+	case <-p.done:
+		return errors.New("pump closed")
+	case <-ctx.Done():
+		return fmt.Errorf("pump sync: %w", ctx.Err())
+	}
+	// Wake a Read blocked in the poller. The request is queued before the deadline is set, and the
+	// pump clears the deadline before it looks at its queue, so no request is missed; a deadline
+	// that arrives after its request was served costs one spurious wake-up.
+	_ = p.f.SetReadDeadline(time.Now())
+	select {
+	case <-req.done:
+		return nil
+	case <-p.done:
+		return errors.New("pump closed")
+	case <-ctx.Done():
+		return fmt.Errorf("pump sync: %w", ctx.Err())
+	}
+}
+
+// Close stops the pump and closes its file.
+func (p *Pump) Close() error {
+	close(p.stop)
+	err := p.f.Close()
+	<-p.done
+	return err
+}

@@ -1,0 +1,383 @@
+package supervisor
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/polyboot/polyboot/protocol"
+)
+
+// Error types the supervisor reports (docs/errors.md).
+const (
+	ErrTypeExit         = "Runtime.ExitError"
+	ErrTypeTimeout      = "Sandbox.Timedout"
+	ErrTypeInvalidReply = "Runtime.InvalidReply"
+	ErrTypeUnmarshal    = "Runtime.UnmarshalError"
+	ErrTypeStart        = "Runtime.InvalidEntrypoint"
+)
+
+// Config describes the worker process to run.
+type Config struct {
+	Argv []string                    // interpreter, its arguments, adapter script, handler file, function, module
+	Dir  string                      // working directory (LAMBDA_TASK_ROOT)
+	Env  []string                    // complete environment
+	Logs LogSink                     // receives the worker's log lines
+	Warn func(msg string, kv ...any) // bootstrap-level warnings; may be nil
+
+	// StopGrace is how long Close waits after SIGTERM before SIGKILL. Zero means 300 ms.
+	StopGrace time.Duration
+	// ReapWait bounds how long the supervisor waits for a dead worker's last reply and log bytes.
+	// Zero means 500 ms.
+	ReapWait time.Duration
+}
+
+// Worker is one warm interpreter process, restarted when it dies. A Worker serves one invocation
+// at a time; run several Workers for concurrency. Its methods must not be called concurrently.
+type Worker struct {
+	cfg     Config
+	spawner *Spawner
+	proc    *process
+	line    []byte // reused invoke line buffer
+}
+
+// NewWorker returns a worker that is not yet running; Start or Invoke starts it.
+func NewWorker(sp *Spawner, cfg Config) *Worker {
+	if cfg.StopGrace == 0 {
+		cfg.StopGrace = 300 * time.Millisecond
+	}
+	if cfg.ReapWait == 0 {
+		cfg.ReapWait = 500 * time.Millisecond
+	}
+	if cfg.Warn == nil {
+		cfg.Warn = func(string, ...any) {}
+	}
+	return &Worker{cfg: cfg, spawner: sp}
+}
+
+// Start makes sure the worker process runs and has loaded the handler. A handler that cannot be
+// loaded gives a *protocol.ErrorReport (from the adapter's init_error line, or Runtime.ExitError
+// when the process died first).
+func (w *Worker) Start(ctx context.Context) error {
+	if w.proc != nil {
+		return nil
+	}
+	p, err := startProcess(w.spawner, w.cfg.Argv, w.cfg.Dir, w.cfg.Env, w.cfg.Logs)
+	if err != nil {
+		return protocol.Errorf(ErrTypeStart, "cannot start %s: %v", strings.Join(w.cfg.Argv, " "), err)
+	}
+	select {
+	case l := <-p.lines:
+		switch {
+		case l.err != nil && w.exitsSoon(p):
+			w.discard(ctx, p)
+			return w.exitReport(ctx, p, "the worker exited during init")
+		case l.err != nil:
+			w.discard(ctx, p)
+			return protocol.Errorf(ErrTypeInvalidReply, "the worker broke the channel protocol before ready: %v", l.err)
+		case l.reply.Type == protocol.ReplyReady:
+			w.proc = p
+			return nil
+		case l.reply.Type == protocol.ReplyInitError:
+			w.discard(ctx, p)
+			return l.reply.Report()
+		default:
+			w.discard(ctx, p)
+			return protocol.Errorf(ErrTypeInvalidReply, "worker sent %q before ready", l.reply.Type)
+		}
+	case <-p.exited:
+		report := w.lastWords(p)
+		w.discard(ctx, p)
+		if report != nil && report.Type != "" {
+			return report
+		}
+		return w.exitReport(ctx, p, "the worker exited during init")
+	case <-ctx.Done():
+		w.discard(ctx, p)
+		return fmt.Errorf("starting worker: %w", ctx.Err())
+	}
+}
+
+// exitsSoon reports whether p exits within ReapWait (its channel closed: it is probably dying).
+func (w *Worker) exitsSoon(p *process) bool {
+	timer := time.NewTimer(w.cfg.ReapWait)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+		return true
+	case <-timer.C:
+		return false
+	}
+}
+
+// lastWords returns an init_error a dead process managed to write, if any.
+func (w *Worker) lastWords(p *process) *protocol.ErrorReport {
+	timer := time.NewTimer(w.cfg.ReapWait)
+	defer timer.Stop()
+	for {
+		select {
+		case l := <-p.lines:
+			if l.err != nil {
+				return nil
+			}
+			if l.reply.Type == protocol.ReplyInitError {
+				return l.reply.Report()
+			}
+		case <-timer.C:
+			return nil
+		}
+	}
+}
+
+// Invoke runs one invocation and returns the response body, or the error to report. ctx carries
+// the time the invocation may take: when it expires, the worker's process group is killed and a
+// timeout error is returned. The worker is restarted on the next Start or Invoke after it died.
+func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+	event, err := protocol.PrepareEvent(inv.Payload)
+	if err != nil {
+		return nil, protocol.Errorf(ErrTypeUnmarshal, "Unable to unmarshal input: %v", err)
+	}
+	if err := w.Start(ctx); err != nil {
+		var report *protocol.ErrorReport
+		if errors.As(err, &report) {
+			return nil, report
+		}
+		return nil, protocol.Errorf(ErrTypeStart, "%v", err)
+	}
+	p := w.proc
+	started := time.Now()
+	if err := w.begin(ctx, p, inv.RequestID); err != nil {
+		return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
+	}
+	w.line = protocol.AppendInvokeLine(w.line[:0], inv, event)
+	written := make(chan error, 1)
+	go func(line []byte) {
+		_, err := p.in.Write(line)
+		written <- err
+	}(w.line)
+
+	// A reply may only come once the whole line was read; the line's write ends first.
+	var reply lineOrErr
+	for got := false; !got; {
+		select {
+		case l := <-p.lines:
+			reply, got = l, true
+		case err := <-written:
+			written = nil
+			if err != nil {
+				p.killGroup(syscall.SIGKILL)
+			}
+		case <-p.exited:
+			p.in.Close() // unblocks a write still in progress
+			if written != nil {
+				<-written
+			}
+			if l, ok := w.replyBeforeDeath(p, inv.RequestID); ok {
+				return w.finish(ctx, p, inv.RequestID, l)
+			}
+			return nil, w.died(ctx, p, started)
+		case <-ctx.Done():
+			p.killGroup(syscall.SIGKILL)
+			<-p.exited
+			p.in.Close()
+			if written != nil {
+				<-written
+			}
+			return nil, w.timedOut(ctx, p, started)
+		}
+	}
+	if written != nil {
+		select {
+		case err := <-written:
+			if err != nil && reply.err == nil {
+				reply.err = fmt.Errorf("writing invoke line: %w", err)
+			}
+		case <-p.exited:
+		case <-ctx.Done():
+		}
+	}
+	return w.finish(ctx, p, inv.RequestID, reply)
+}
+
+// replyBeforeDeath returns the reply a worker wrote for requestID just before it exited, if any: an
+// adapter that answers and then exits has still answered.
+func (w *Worker) replyBeforeDeath(p *process, requestID string) (lineOrErr, bool) {
+	select {
+	case l := <-p.lines:
+		if l.err == nil && l.reply.ID == requestID {
+			return l, true
+		}
+	default:
+	}
+	return lineOrErr{}, false
+}
+
+// begin retags the log stream and discards stray body bytes before an invocation starts.
+func (w *Worker) begin(ctx context.Context, p *process, requestID string) error {
+	select {
+	case l := <-p.lines:
+		if l.err != nil {
+			return fmt.Errorf("channel broke between invocations: %w", l.err)
+		}
+		return fmt.Errorf("worker sent an unexpected %q line between invocations", l.reply.Type)
+	default:
+	}
+	if err := p.logs.Sync(ctx, func() { p.split.retag(requestID) }); err != nil {
+		return err
+	}
+	var stray int
+	if err := p.body.Sync(ctx, func() { stray = len(p.buf); p.buf = p.buf[:0] }); err != nil {
+		return err
+	}
+	if stray > 0 {
+		w.cfg.Warn("dropped response bytes written outside an invocation", "bytes", stray)
+	}
+	return nil
+}
+
+// finish turns a reply into the invocation's result.
+func (w *Worker) finish(ctx context.Context, p *process, requestID string, l lineOrErr) ([]byte, *protocol.ErrorReport) {
+	if l.err != nil {
+		return nil, w.fail(ctx, p, ErrTypeInvalidReply, "the worker broke the channel protocol: "+l.err.Error())
+	}
+	r := l.reply
+	if r.Type != protocol.ReplyResponse && r.Type != protocol.ReplyError {
+		return nil, w.fail(ctx, p, ErrTypeInvalidReply, fmt.Sprintf("the worker sent %q instead of a reply", r.Type))
+	}
+	if r.ID != requestID {
+		return nil, w.fail(ctx, p, ErrTypeInvalidReply,
+			fmt.Sprintf("the worker replied for request %q during request %q", r.ID, requestID))
+	}
+	// The deadline may pass while the result is collected; the drains are short and bounded.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.ReapWait)
+	defer cancel()
+	var tail []string
+	if err := p.logs.Sync(ctx, func() {
+		p.split.flush()
+		if r.Type == protocol.ReplyError && r.LogTail > 0 {
+			tail = p.split.lastLines(r.LogTail)
+		}
+	}); err != nil {
+		return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
+	}
+	var body []byte
+	if err := p.body.Sync(ctx, func() {
+		if r.Type == protocol.ReplyResponse {
+			body = p.buf
+			p.buf = nil
+		} else {
+			p.buf = p.buf[:0]
+		}
+	}); err != nil {
+		return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
+	}
+	if r.Final {
+		if !w.exitsSoon(p) {
+			w.cfg.Warn("worker said its reply was final but did not exit; killing it")
+		}
+		w.discard(ctx, p)
+	}
+	if r.Type == protocol.ReplyError {
+		report := r.Report()
+		if len(tail) > 0 {
+			report.Message += "\n" + strings.Join(tail, "\n")
+		}
+		return nil, report
+	}
+	if body == nil {
+		body = []byte{}
+	}
+	return body, nil
+}
+
+// fail kills a worker that broke the protocol and reports why.
+func (w *Worker) fail(ctx context.Context, p *process, errorType, msg string) *protocol.ErrorReport {
+	p.killGroup(syscall.SIGKILL)
+	<-p.exited
+	w.discard(ctx, p)
+	return protocol.Errorf(errorType, "%s", msg)
+}
+
+// died reports a worker that exited during an invocation.
+func (w *Worker) died(ctx context.Context, p *process, started time.Time) *protocol.ErrorReport {
+	report := w.exitReport(ctx, p, fmt.Sprintf("the worker exited after %s", time.Since(started).Round(time.Millisecond)))
+	w.discard(ctx, p)
+	return report
+}
+
+// timedOut reports an invocation that overran its deadline; the worker is already dead.
+func (w *Worker) timedOut(ctx context.Context, p *process, started time.Time) *protocol.ErrorReport {
+	tail := w.tail(ctx, p, 10)
+	w.discard(ctx, p)
+	msg := fmt.Sprintf("Task timed out after %.2f seconds", time.Since(started).Seconds())
+	if len(tail) > 0 {
+		msg += "; last log lines:\n" + strings.Join(tail, "\n")
+	}
+	return protocol.Errorf(ErrTypeTimeout, "%s", msg)
+}
+
+// exitReport describes a dead worker with its exit status and the tail of its log output.
+func (w *Worker) exitReport(ctx context.Context, p *process, what string) *protocol.ErrorReport {
+	status := exitDescription(p.state)
+	msg := fmt.Sprintf("%s: %s", what, status)
+	if code := p.state.ExitCode(); code == 126 {
+		msg += " (a command was found but is not executable)"
+	} else if code == 127 {
+		msg += " (command not found)"
+	}
+	if tail := w.tail(ctx, p, 10); len(tail) > 0 {
+		msg += "; last log lines:\n" + strings.Join(tail, "\n")
+	}
+	return protocol.Errorf(ErrTypeExit, "%s", msg)
+}
+
+// tail flushes a dead worker's log stream and returns its last n lines.
+func (w *Worker) tail(ctx context.Context, p *process, n int) []string {
+	var lines []string
+	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.ReapWait)
+	defer cancel()
+	_ = p.logs.Sync(sctx, func() {
+		p.split.flush()
+		lines = p.split.lastLines(n)
+	})
+	return lines
+}
+
+// discard forgets a dead or dying process.
+func (w *Worker) discard(ctx context.Context, p *process) {
+	select {
+	case <-p.exited:
+	default:
+		p.killGroup(syscall.SIGKILL)
+		<-p.exited
+	}
+	w.tail(ctx, p, 0) // log whatever it wrote last
+	p.release()
+	if w.proc == p {
+		w.proc = nil
+	}
+}
+
+// Close stops the worker: EOF on its channel, SIGTERM to its process group, SIGKILL after
+// StopGrace. It returns once the process is gone.
+func (w *Worker) Close() error {
+	p := w.proc
+	if p == nil {
+		return nil
+	}
+	p.in.Close()
+	p.killGroup(syscall.SIGTERM)
+	timer := time.NewTimer(w.cfg.StopGrace)
+	defer timer.Stop()
+	select {
+	case <-p.exited:
+	case <-timer.C:
+		p.killGroup(syscall.SIGKILL)
+		<-p.exited
+	}
+	w.discard(context.Background(), p)
+	return nil
+}
