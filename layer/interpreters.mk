@@ -1,0 +1,46 @@
+# layer/interpreters.mk: the interpreter layers (Tcl 8.6 and Python 2.7 from Debian 11, for
+# provided.al2023). Included by the root Makefile; see layer/README.md, "Interpreter layers".
+#
+#   make layers [ARCH=amd64|arm64]   dist/polyboot-tcl-$(ARCH).zip, dist/polyboot-python2-$(ARCH).zip
+#   make layers-check                 ELF check of both zips (glibc <= 2.34, libraries bundled), sizes
+#   make layers-test                  tests 1 and 2, and 3 (e2e) when dist/polyboot-$(ARCH).zip exists
+#   make layers-e2e                   builds the runtime layer (make layer), then runs test 3
+#   make layers-clean                 removes the layer zips and build tree, keeps the download cache
+#
+# Downloads are cached in $(POLYBOOT_CACHE) (default build/cache); a warm rebuild takes seconds.
+
+ARCH ?= amd64
+INTERP_DIR := layer/interpreters
+INTERP_ZIPS = dist/polyboot-tcl-$(ARCH).zip dist/polyboot-python2-$(ARCH).zip
+INTERP_RUNTIME_ZIP = dist/polyboot-$(ARCH).zip
+INTERP_COMMON := $(INTERP_DIR)/common.sh $(INTERP_DIR)/tools.sh
+
+.PHONY: layers layers-check layers-test layers-e2e layers-clean
+
+layers: $(INTERP_ZIPS)
+
+dist/polyboot-tcl-$(ARCH).zip: $(INTERP_DIR)/build-tcl.sh $(INTERP_COMMON)
+	$(INTERP_DIR)/build-tcl.sh $(ARCH)
+
+dist/polyboot-python2-$(ARCH).zip: $(INTERP_DIR)/build-python2.sh $(INTERP_DIR)/sitecustomize.py $(INTERP_COMMON)
+	$(INTERP_DIR)/build-python2.sh $(ARCH)
+
+# Reads the zips only (no build): fails loudly when they are missing.
+layers-check:
+	go run ./layer/elfcheck -arch $(ARCH) $(INTERP_ZIPS)
+
+layers-test: $(INTERP_ZIPS)
+	go run ./layer/elfcheck -arch $(ARCH) $(INTERP_ZIPS)
+	$(INTERP_DIR)/tests/namespace.sh $(ARCH)
+	$(INTERP_DIR)/tests/chroot.sh $(ARCH)
+	@if [ -f $(INTERP_RUNTIME_ZIP) ]; then \
+		$(INTERP_DIR)/tests/e2e.sh $(ARCH); \
+	else \
+		echo "*** NOTICE: test 3 (e2e) NOT RUN: $(INTERP_RUNTIME_ZIP) does not exist; run 'make layers-e2e' ***"; \
+	fi
+
+layers-e2e: $(INTERP_ZIPS) layer
+	$(INTERP_DIR)/tests/e2e.sh $(ARCH)
+
+layers-clean:
+	rm -rf $(INTERP_ZIPS) build/interpreters

@@ -1,0 +1,108 @@
+#!/usr/bin/env bash
+# build-python2.sh ARCH: builds dist/polyboot-python2-ARCH.zip, a Lambda layer laid out for /opt:
+#
+#   bin/python2.7, bin/python2 -> python2.7   (rpath $ORIGIN/../lib; libpython is linked in)
+#   lib/lib*.so.*                             libraries of the extension modules (soname files)
+#   lib/python2.7/                            the standard library as .pyc files, lib-dynload/,
+#                                             plat-<triplet>/, and polyboot's sitecustomize
+#   share/doc/<package>/copyright             licences of the bundled Debian packages
+#   share/doc/polyboot-python2/PACKAGES       the Debian packages and versions used
+#
+# python2.7 finds its prefix by looking for lib/python2.7/os.py (here os.pyc) upwards from its
+# own location, so nothing needs PYTHONHOME.
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+PKGS=(python2.7-minimal libpython2.7-minimal libpython2.7-stdlib
+	libssl1.1 libffi7 libsqlite3-0 libexpat1 zlib1g libbz2-1.0 libcrypt1)
+
+# Libraries bundled in lib/, by soname: those the kept extension modules and python2.7 need.
+LIBS=(libssl.so.1.1 libcrypto.so.1.1 libffi.so.7 libsqlite3.so.0 libexpat.so.1 libz.so.1
+	libbz2.so.1.0 libcrypt.so.1)
+
+# Parts of the standard library left out (see layer/README.md, "Interpreter layers"):
+#   tests and test helpers; lib2to3 and ensurepip (tools, not runtime); lib-tk (Tkinter: no Tk on
+#   Lambda); pydoc_data (help() texts); bsddb, dbm and curses/readline (need Berkeley DB, ncurses
+#   and GNU readline: terminals and local databases have no use in a function, and readline is
+#   GPL-3); nis (needs libnsl/libtirpc; no NIS on Lambda).
+DROP_DIRS=(test lib2to3 ensurepip lib-tk pydoc_data bsddb curses dist-packages)
+DROP_MODULES=(_bsddb dbm _curses _curses_panel readline nis _testcapi _ctypes_test)
+
+main() {
+	[[ $# -eq 1 ]] || die "usage: $0 ARCH"
+	local tools
+	tools="$("$INTERP_SRC/tools.sh")"
+	set_arch "$1"
+	apt_setup
+	apt_update
+	fetch_debs "${PKGS[@]}"
+
+	local root="$BUILD_DIR/debs-python2" out="$BUILD_DIR/python2"
+	extract_debs "$root" "${PKGS[@]}"
+	rm -rf "$out"
+	mkdir -p "$out/bin" "$out/lib"
+
+	install -m 0755 "$root/python2.7-minimal/usr/bin/python2.7" "$out/bin/python2.7"
+	set_rpath "$out/bin/python2.7" "$tools/patchelf/usr/bin/patchelf"
+	ln -s python2.7 "$out/bin/python2"
+
+	local lib
+	for lib in "${LIBS[@]}"; do
+		copy_lib "$root" "$lib" "$out"
+	done
+
+	# The standard library: libpython2.7-minimal has the core (os, site, re, ...), and
+	# libpython2.7-stdlib the rest with lib-dynload's extension modules.
+	local py="$out/lib/python2.7" d m
+	mkdir -p "$py"
+	cp -a "$root/libpython2.7-minimal/usr/lib/python2.7/." "$py/"
+	cp -a "$root/libpython2.7-stdlib/usr/lib/python2.7/." "$py/"
+	for d in "${DROP_DIRS[@]}"; do
+		[[ -d "$py/$d" ]] || die "expected $d in the standard library"
+		rm -rf "${py:?}/$d"
+	done
+	for m in "${DROP_MODULES[@]}"; do
+		[[ -f "$py/lib-dynload/$m.$TRIPLET.so" ]] || die "expected $m in lib-dynload"
+		rm -f "$py/lib-dynload/$m.$TRIPLET.so"
+	done
+	rm -f "$py/pdb.doc"
+	# Debian's sitecustomize.py is a symlink to /etc/python2.7/sitecustomize.py; ours points the
+	# bundled OpenSSL at the system's CA bundle (see the file).
+	rm -f "$py/sitecustomize.py"
+	install -m 0644 "$INTERP_SRC/sitecustomize.py" "$py/sitecustomize.py"
+	if find "$py" -type l | grep -q .; then
+		die "unexpected symlinks in the standard library: $(find "$py" -type l)"
+	fi
+
+	compile_stdlib "$tools" "$py"
+
+	local pkg
+	for pkg in "${PKGS[@]}"; do
+		copy_copyright "$root" "$pkg" "$out"
+	done
+	install -D -m 0644 "$root/versions" "$out/share/doc/polyboot-python2/PACKAGES"
+
+	make_zip "$out" "$DIST_DIR/polyboot-python2-$ARCH.zip"
+	log "wrote $DIST_DIR/polyboot-python2-$ARCH.zip"
+}
+
+# compile_stdlib TOOLS PYDIR replaces every .py under PYDIR by its .pyc, compiled by bullseye's
+# python2.7 (the same build, for this machine's architecture: .pyc files do not depend on it) with
+# the file name it will have under /opt, for tracebacks. The sources get the fixed mtime first, as
+# a .pyc records its source's mtime.
+compile_stdlib() {
+	local tools="$1" py="$2"
+	find "$py" -name '*.py' -exec touch -d "@$SOURCE_DATE_EPOCH" {} +
+	PYTHONHOME="$tools/libpython2.7-minimal/usr" PYTHONHASHSEED=0 \
+		"$tools/python2.7-minimal/usr/bin/python2.7" -S -B \
+		-m compileall -q -d /opt/lib/python2.7 "$py" >"$BUILD_DIR/compileall.log" 2>&1 || {
+		cat "$BUILD_DIR/compileall.log" >&2
+		die "compileall failed"
+	}
+	local missing
+	missing="$(find "$py" -name '*.py' | while read -r f; do [[ -f "${f}c" ]] || echo "$f"; done)"
+	[[ -z "$missing" ]] || die "no .pyc for: $missing"
+	find "$py" -name '*.py' -delete
+}
+
+main "$@"

@@ -1,0 +1,232 @@
+# shellcheck shell=bash
+# shellcheck disable=SC2034  # the variables set here are used by the scripts that source it
+# Shared helpers for the interpreter-layer build and tests. Source it; do not run it.
+#
+# Everything downloaded comes from Debian 11 ("bullseye") through apt with a configuration of
+# our own under the cache directory: the machine's apt configuration is never read or touched.
+
+set -euo pipefail
+
+INTERP_SRC="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+REPO_ROOT="$(cd "$INTERP_SRC/../.." && pwd)"
+
+# POLYBOOT_CACHE holds apt lists and .deb files; reused by every build (and by CI on a warm machine).
+CACHE_DIR="${POLYBOOT_CACHE:-$REPO_ROOT/build/cache}"
+BUILD_ROOT="${POLYBOOT_BUILD:-$REPO_ROOT/build/interpreters}"
+DIST_DIR="${POLYBOOT_DIST:-$REPO_ROOT/dist}"
+
+# Every file in a layer gets this mtime (2021-01-01T00:00:00Z), so that the zips are reproducible.
+SOURCE_DATE_EPOCH="${SOURCE_DATE_EPOCH:-1609459200}"
+export SOURCE_DATE_EPOCH
+
+# Refresh apt lists older than this many days (security updates reach libssl1.1, expat, ...).
+APT_LISTS_MAX_AGE_DAYS="${APT_LISTS_MAX_AGE_DAYS:-7}"
+
+DEBIAN_MIRROR="http://deb.debian.org/debian"
+DEBIAN_SECURITY_MIRROR="http://deb.debian.org/debian-security"
+DEBIAN_KEYRING="/usr/share/keyrings/debian-archive-keyring.gpg"
+
+# log prints a progress line on stderr.
+log() { printf '==> %s\n' "$*" >&2; }
+
+# die prints an error on stderr and exits non-zero.
+die() {
+	printf 'ERROR: %s\n' "$*" >&2
+	exit 1
+}
+
+# set_arch validates ARCH (Lambda's names: amd64, arm64) and sets TRIPLET, ELF_MACHINE, ...
+set_arch() {
+	ARCH="$1"
+	case "$ARCH" in
+	amd64) TRIPLET=x86_64-linux-gnu ;;
+	arm64) TRIPLET=aarch64-linux-gnu ;;
+	*) die "unsupported ARCH '$ARCH' (want amd64 or arm64)" ;;
+	esac
+	APT_ROOT="$CACHE_DIR/apt-bullseye-$ARCH"
+	DEB_CACHE="$CACHE_DIR/debs/bullseye-$ARCH"
+	BUILD_DIR="$BUILD_ROOT/$ARCH"
+}
+
+# host_arch prints the Debian architecture of this machine.
+host_arch() { dpkg --print-architecture; }
+
+# apt_setup writes the private apt configuration for $ARCH and exports APT_CONFIG.
+apt_setup() {
+	mkdir -p "$APT_ROOT"/etc/apt.conf.d "$APT_ROOT"/etc/preferences.d "$APT_ROOT"/etc/sources.list.d \
+		"$APT_ROOT"/etc/trusted.gpg.d "$APT_ROOT"/state/lists/partial "$APT_ROOT"/cache/archives/partial
+	[[ -r "$DEBIAN_KEYRING" ]] || die "$DEBIAN_KEYRING missing: apt-get install debian-archive-keyring"
+	: >"$APT_ROOT/state/status"
+	cat >"$APT_ROOT/etc/sources.list" <<EOF
+deb [signed-by=$DEBIAN_KEYRING] $DEBIAN_MIRROR bullseye main
+deb [signed-by=$DEBIAN_KEYRING] $DEBIAN_SECURITY_MIRROR bullseye-security main
+EOF
+	# APT_CONFIG is read before anything else; since it moves Dir::Etc, the machine's own
+	# /etc/apt (sources, apt.conf.d hooks, preferences) is never consulted.
+	cat >"$APT_ROOT/apt.conf" <<EOF
+Dir "$APT_ROOT/";
+Dir::Etc "$APT_ROOT/etc/";
+Dir::Etc::main "apt.conf";
+Dir::Etc::parts "apt.conf.d";
+Dir::Etc::sourcelist "sources.list";
+Dir::Etc::sourceparts "sources.list.d";
+Dir::Etc::preferences "preferences";
+Dir::Etc::preferencesparts "preferences.d";
+Dir::Etc::trusted "trusted.gpg";
+Dir::Etc::trustedparts "trusted.gpg.d";
+Dir::State "$APT_ROOT/state/";
+Dir::State::status "$APT_ROOT/state/status";
+Dir::Cache "$APT_ROOT/cache/";
+Acquire::Languages "none";
+Acquire::Retries "3";
+APT::Architecture "$ARCH";
+APT::Architectures "$ARCH";
+APT::Sandbox::User "root";
+Debug::NoLocking "true";
+EOF
+	export APT_CONFIG="$APT_ROOT/apt.conf"
+}
+
+# apt_update refreshes the package lists when missing, older than APT_LISTS_MAX_AGE_DAYS, or
+# when forced with POLYBOOT_APT_REFRESH=1. apt checks the InRelease signatures with Debian's keyring.
+apt_update() {
+	local stamp="$APT_ROOT/state/updated"
+	if [[ "${POLYBOOT_APT_REFRESH:-0}" != 1 && -f "$stamp" ]] &&
+		[[ -z "$(find "$stamp" -mtime "+$APT_LISTS_MAX_AGE_DAYS")" ]]; then
+		return 0
+	fi
+	log "apt-get update (bullseye, bullseye-security; $ARCH)"
+	apt-get -q update >"$APT_ROOT/update.log" 2>&1 || {
+		cat "$APT_ROOT/update.log" >&2
+		die "apt-get update failed"
+	}
+	if grep -qE '^(W|E):' "$APT_ROOT/update.log"; then
+		cat "$APT_ROOT/update.log" >&2
+		die "apt-get update reported warnings or errors"
+	fi
+	touch "$stamp"
+}
+
+# deb_field PKG FIELD prints a field of the candidate version of PKG from the lists.
+deb_field() {
+	apt-cache show --no-all-versions "$1" | sed -n "s/^$2: //p" | head -n1
+}
+
+# deb_file PKG prints the file name apt-get download gives the candidate .deb of PKG
+# (NAME_VERSION_ARCH.deb, with an epoch's colon written %3a).
+deb_file() {
+	local version
+	version="$(deb_field "$1" Version)"
+	[[ -n "$version" ]] || die "package $1 not found in bullseye lists"
+	printf '%s_%s_%s.deb\n' "$1" "${version//:/%3a}" "$(deb_field "$1" Architecture)"
+}
+
+# fetch_debs PKG... makes sure DEB_CACHE holds the candidate .deb of each package, with the
+# SHA-256 the signed lists give, and prints nothing. Cached files are re-verified every time.
+fetch_debs() {
+	mkdir -p "$DEB_CACHE"
+	local pkg file sum want missing=()
+	for pkg in "$@"; do
+		file="$(deb_file "$pkg")"
+		if [[ -f "$DEB_CACHE/$file" ]]; then
+			want="$(deb_field "$pkg" SHA256)"
+			sum="$(sha256sum "$DEB_CACHE/$file" | cut -d' ' -f1)"
+			if [[ "$sum" == "$want" ]]; then
+				continue
+			fi
+			log "cached $file has a wrong checksum: downloading it again"
+			rm -f "$DEB_CACHE/$file"
+		fi
+		missing+=("$pkg")
+	done
+	if ((${#missing[@]})); then
+		log "apt-get download ${missing[*]}"
+		(cd "$DEB_CACHE" && apt-get -q download "${missing[@]}") >&2
+	fi
+}
+
+# deb_path PKG prints the cached .deb of PKG's candidate version.
+deb_path() {
+	local file
+	file="$(deb_file "$1")"
+	[[ -f "$DEB_CACHE/$file" ]] || die "no cached .deb for $1"
+	printf '%s\n' "$DEB_CACHE/$file"
+}
+
+# extract_debs DIR PKG... unpacks each package into DIR/PKG (so every file's origin stays known)
+# and records "PKG VERSION" lines in DIR/versions.
+extract_debs() {
+	local dir="$1" pkg
+	shift
+	rm -rf "$dir"
+	mkdir -p "$dir"
+	for pkg in "$@"; do
+		dpkg-deb -x "$(deb_path "$pkg")" "$dir/$pkg"
+		printf '%s %s\n' "$pkg" "$(deb_field "$pkg" Version)" >>"$dir/versions"
+	done
+}
+
+# find_lib ROOT SONAME prints the file that provides SONAME in the extracted packages under ROOT,
+# following symlinks (Debian ships libfoo.so.1 -> libfoo.so.1.2.3).
+find_lib() {
+	local root="$1" soname="$2" hit
+	hit="$(find "$root" -name "$soname" \( -type f -o -type l \) -path "*/lib/*" | sort | head -n1)"
+	[[ -n "$hit" ]] || die "no $soname in $root"
+	readlink -f "$hit"
+}
+
+# copy_lib ROOT SONAME DEST copies the library with SONAME to DEST/lib/SONAME as a plain file: no
+# symlink chains, since the dynamic linker looks libraries up by soname only.
+copy_lib() {
+	mkdir -p "$3/lib"
+	install -m 0644 "$(find_lib "$1" "$2")" "$3/lib/$2"
+}
+
+# copy_copyright ROOT PKG DEST copies Debian's copyright file of PKG into DEST/share/doc/PKG/.
+# A package whose doc directory is a symlink to another package's (same source package, e.g.
+# python2.7-minimal -> libpython2.7-minimal) is covered by that package, which must be bundled too.
+copy_copyright() {
+	local doc="$1/$2/usr/share/doc/$2" target
+	if [[ -L "$doc" ]]; then
+		target="$(basename "$(readlink "$doc")")"
+		[[ -f "$1/$target/usr/share/doc/$target/copyright" ]] ||
+			die "$2's copyright is $target's, which is not bundled"
+		return 0
+	fi
+	[[ -f "$doc/copyright" ]] || die "no copyright file for $2"
+	install -D -m 0644 "$doc/copyright" "$3/share/doc/$2/copyright"
+}
+
+# set_rpath FILE PATCHELF makes FILE find its libraries in ../lib relative to itself before
+# LD_LIBRARY_PATH (DT_RPATH, not DT_RUNPATH), so the interpreters start with an empty environment
+# and use the layer's own libraries even though Lambda puts /lib64 before /opt/lib.
+set_rpath() {
+	"$2" --force-rpath --set-rpath "\$ORIGIN/../lib" "$1"
+	[[ "$("$2" --print-rpath "$1")" == "\$ORIGIN/../lib" ]] || die "could not set the rpath of $1"
+}
+
+# normalize_tree DIR gives every entry fixed permissions (0755 for directories and executables,
+# 0644 for other files) and the fixed mtime SOURCE_DATE_EPOCH.
+normalize_tree() {
+	local dir="$1"
+	find "$dir" -type d -exec chmod 0755 {} +
+	find "$dir" -type f -perm /0111 -exec chmod 0755 {} +
+	find "$dir" -type f ! -perm /0111 -exec chmod 0644 {} +
+	find "$dir" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
+}
+
+# make_zip DIR ZIP writes DIR's contents to ZIP reproducibly: sorted entries, fixed mtimes, no
+# extra fields (uid/gid, extended timestamps), symlinks stored as symlinks.
+make_zip() {
+	local dir="$1" zip="$2" tmp
+	mkdir -p "$(dirname "$zip")"
+	tmp="$zip.tmp.$$"
+	rm -f "$tmp"
+	normalize_tree "$dir"
+	(cd "$dir" && find . -mindepth 1 | sed 's|^\./||' | LC_ALL=C sort |
+		TZ=UTC zip -q -X -y -9 -@ "$tmp")
+	mv -f "$tmp" "$zip"
+}
+
+# unzipped_size ZIP prints the sum of the uncompressed sizes of ZIP's entries.
+unzipped_size() { unzip -Zt "$1" | awk '{print $3}'; }

@@ -1,0 +1,140 @@
+#!/usr/bin/env bash
+# Test 1: runs tclsh8.6 and python2.7 from the interpreter layers alone.
+#
+# In a private mount namespace (the machine's mounts are untouched) each layer is unpacked on a
+# read-only tmpfs at /opt, as Lambda does; the machine's own Tcl (tclsh, libtcl8.6, its script
+# library) and Python 2.7 (pyenv's versions and shims, any /usr/bin/python2*) are hidden under
+# empty bind mounts; the interpreters then run from /opt with an empty environment (env -i) and
+# with PATH=/opt/bin:/usr/bin:/bin. Needs root.
+#
+# Usage: namespace.sh [ARCH]
+# shellcheck source-path=SCRIPTDIR
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+set_arch "${1:-amd64}"
+
+if [[ "${POLYBOOT_IN_NAMESPACE:-}" != 1 ]]; then
+	require_root_native "$ARCH"
+	layer_zip tcl >/dev/null
+	layer_zip python2 >/dev/null
+	exec unshare -m --propagation private env POLYBOOT_IN_NAMESPACE=1 "$0" "$ARCH"
+fi
+
+TCL_ZIP="$(layer_zip tcl)"
+PY_ZIP="$(layer_zip python2)"
+EMPTY_DIR="$(mktemp -d)"
+trap 'rm -rf "$EMPTY_DIR"' EXIT
+LAYER_PATH=/opt/bin:/usr/bin:/bin
+
+# hide_host_interpreters bind-mounts an empty directory (or /dev/null) over every Tcl and
+# Python 2 this machine has, so that only /opt can provide them.
+hide_host_interpreters() {
+	local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}" p hidden=()
+	local paths=(
+		/usr/bin/tclsh8.6 /usr/bin/tclsh8.5 "/usr/lib/$TRIPLET/libtcl8.6.so" "/usr/lib/$TRIPLET/libtcl8.6.so.0"
+		/usr/share/tcltk /usr/lib/tcltk /usr/lib/tcl8.6 /usr/local/lib/tcl8.6
+		/usr/bin/python2.7 /usr/bin/python2 /usr/lib/python2.7 /usr/local/bin/python2.7 /usr/local/lib/python2.7
+		"/usr/lib/$TRIPLET/libpython2.7.so.1.0" "$pyenv_root/versions" "$pyenv_root/shims"
+	)
+	for p in "${paths[@]}"; do
+		if [[ -d "$p" && ! -L "$p" ]]; then
+			mount --bind "$EMPTY_DIR" "$p"
+		elif [[ -e "$p" ]]; then
+			mount --bind /dev/null "$(readlink -f "$p")"
+		else
+			continue
+		fi
+		hidden+=("$p")
+	done
+	printf '    hidden: %s\n' "${hidden[*]:-nothing (none present)}"
+}
+
+# no_host_interpreters fails unless PATH=/usr/bin:/bin finds no tclsh or python2.
+no_host_interpreters() {
+	local found
+	# shellcheck disable=SC2016  # expanded by the inner shell
+	found="$(env -i PATH=/usr/bin:/bin bash -c 'for c in tclsh tclsh8.6 python2 python2.7; do command -v "$c" && "$c" </dev/null >/dev/null 2>&1 && echo "$c runs"; done' || true)"
+	if grep -q runs <<<"$found"; then
+		echo "still runnable outside /opt: $found"
+		return 1
+	fi
+	echo "no tclsh, tclsh8.6, python2 or python2.7 runs from /usr/bin:/bin"
+}
+
+# mount_layers ZIP... unpacks the layers on a fresh tmpfs at /opt and makes it read-only.
+mount_layers() {
+	mount -t tmpfs -o mode=0755 polyboot-opt /opt
+	local zip
+	for zip in "$@"; do
+		unzip -q -o "$zip" -d /opt
+	done
+	mount -o remount,ro /opt
+}
+
+# same_shared_files: entries present in both layers must be byte-identical, since Lambda lays
+# all of a function's layers into one /opt.
+same_shared_files() {
+	local f shared=0
+	while read -r f; do
+		[[ "$f" == */ ]] && continue
+		shared=$((shared + 1))
+		cmp -s <(unzip -p "$TCL_ZIP" "$f") <(unzip -p "$PY_ZIP" "$f") || {
+			echo "$f differs between the layers"
+			return 1
+		}
+	done < <(comm -12 <(unzip -Z1 "$TCL_ZIP" | LC_ALL=C sort) <(unzip -Z1 "$PY_ZIP" | LC_ALL=C sort))
+	echo "$shared files are in both layers, all identical"
+}
+
+tcl_empty_env() {
+	local out
+	out="$(env -i /opt/bin/tclsh8.6 <<<'puts [info nameofexecutable]|[info library]')"
+	echo "$out"
+	[[ "$out" == "/opt/bin/tclsh8.6|/opt/lib/tcl8.6" ]]
+}
+
+python_empty_env() {
+	local out
+	out="$(env -i /opt/bin/python2.7 -c 'import sys, os; print sys.executable, os.__file__')"
+	echo "$out"
+	[[ "$out" == "/opt/bin/python2.7 /opt/lib/python2.7/os.pyc" ]]
+}
+
+via_path() {
+	local out
+	out="$(env -i PATH="$LAYER_PATH" "$@")"
+	echo "$out"
+	[[ "$out" == /opt/bin/* ]]
+}
+
+main() {
+	echo "# test 1: layers at /opt in a private mount namespace ($ARCH)"
+	hide_host_interpreters
+	check "machine's own Tcl and Python 2 are hidden" no_host_interpreters
+
+	echo "# Tcl layer alone: $TCL_ZIP"
+	mount_layers "$TCL_ZIP"
+	check "tcl: starts with an empty environment" tcl_empty_env
+	check "tcl: tclsh found on PATH=$LAYER_PATH" via_path bash -c 'command -v tclsh'
+	run_script "tcl: checks with an empty environment" env -i /opt/bin/tclsh8.6 "$TESTS_DIR/check_tcl.tcl" iso8859-1
+	run_script "tcl: checks with LANG=C.UTF-8" env -i LANG=C.UTF-8 PATH="$LAYER_PATH" tclsh "$TESTS_DIR/check_tcl.tcl" utf-8
+	umount /opt
+
+	echo "# Python 2.7 layer alone: $PY_ZIP"
+	mount_layers "$PY_ZIP"
+	check "python: starts with an empty environment" python_empty_env
+	check "python: python2 found on PATH=$LAYER_PATH" via_path python2 -c 'import sys; print sys.executable'
+	run_script "python: checks with an empty environment" env -i /opt/bin/python2.7 "$TESTS_DIR/check_python.py"
+	umount /opt
+
+	echo "# both layers in one /opt"
+	check "files shared by the layers are identical" same_shared_files
+	mount_layers "$TCL_ZIP" "$PY_ZIP"
+	check "tcl: starts with both layers in /opt" tcl_empty_env
+	check "python: starts with both layers in /opt" python_empty_env
+	umount /opt
+
+	summary "layers-test namespace ($ARCH)"
+}
+
+main
