@@ -577,6 +577,47 @@ class LambdaContext(object):
 
 # --- the response body ----------------------------------------------------------------------
 
+if PY2:
+    from json import encoder as _json_encoder
+
+    def _py2_encode_string(value, _fast=_json_encoder.encode_basestring_ascii,
+                           _slow=_json_encoder.encode_basestring):
+        """Python 2 json's encode_basestring (ensure_ascii=False) at C speed for ASCII text.
+
+        Python 2 has no C version of it; for strings of ASCII without DEL (the one ASCII
+        character the two escape differently) the C ensure_ascii encoder writes the same JSON.
+        """
+        try:
+            if isinstance(value, unicode):  # noqa: F821 (Python 2 only)
+                value.encode('ascii')
+            else:
+                value.decode('ascii')
+        except UnicodeError:
+            return _slow(value)
+        if '\x7f' in value:
+            return _slow(value)
+        return _fast(value)
+
+    class _TextJSONEncoder(json.JSONEncoder):
+        """json.JSONEncoder(ensure_ascii=False) that encodes strings with _py2_encode_string."""
+
+        def encode(self, o):
+            if isinstance(o, basestring):  # noqa: F821 (Python 2 only)
+                return _py2_encode_string(o)
+            return json.JSONEncoder.encode(self, o)
+
+        def iterencode(self, o, _one_shot=False):
+            make_encoder = _json_encoder.c_make_encoder
+            if not _one_shot or make_encoder is None:
+                return json.JSONEncoder.iterencode(self, o, _one_shot)
+            markers = {} if self.check_circular else None
+            return make_encoder(markers, self.default, _py2_encode_string, self.indent,
+                                self.key_separator, self.item_separator, self.sort_keys,
+                                self.skipkeys, self.allow_nan)(o, 0)
+else:
+    _TextJSONEncoder = json.JSONEncoder
+
+
 class ResponseEncoder(object):
     """Encodes a handler's return value as the response body (UTF-8 JSON bytes).
 
@@ -592,7 +633,7 @@ class ResponseEncoder(object):
         self._token = u'polyboot-decimal-%s-' % nonce
         self._token_pattern = re.compile(u'"%s([0-9]+)"' % re.escape(self._token))
         self._decimals = []
-        self._unicode = json.JSONEncoder(ensure_ascii=False, default=self._default)
+        self._unicode = _TextJSONEncoder(ensure_ascii=False, default=self._default)
         self._ascii = json.JSONEncoder(ensure_ascii=True, default=self._default)
 
     def _default(self, value):
@@ -671,6 +712,24 @@ class BadInvokeLine(Exception):
         self.request_id = request_id
 
 
+if PY2:
+    import collections
+
+    class JSONObject(collections.OrderedDict):
+        """A JSON object of the event in Python 2: an OrderedDict that prints like a dict.
+
+        Python 2's dict forgets key order, so echoing an event would reorder its keys; Python 3's
+        dict keeps it natively.
+        """
+
+        def __repr__(self):
+            return '{%s}' % ', '.join('%r: %r' % item for item in self.items())
+
+    _LOADS_OPTIONS = {'object_pairs_hook': JSONObject}
+else:
+    _LOADS_OPTIONS = {}
+
+
 def _salvage_request_id(line):
     """The id of an invoke line JSON cannot parse, cut out by the protocol's fixed layout."""
     start = line.find(b'"id":"')
@@ -686,7 +745,7 @@ def _salvage_request_id(line):
 def parse_invoke(line):
     """The Invoke of a line, None for a message that is not an invoke; raises BadInvokeLine."""
     try:
-        message = json.loads(line)
+        message = json.loads(line, **_LOADS_OPTIONS)
     except ValueError as error:  # includes UnicodeDecodeError
         raise BadInvokeLine(u'Unable to unmarshal input: %s' % _text(error),
                             _salvage_request_id(line))
