@@ -254,6 +254,9 @@ def _log_level_from_env(value):
     return level if isinstance(level, int) else None
 
 
+_ORIGINAL_BASIC_CONFIG = logging.basicConfig
+
+
 def _basic_config(**kwargs):
     """logging.basicConfig that lets the handler's own setup replace the adapter's handler.
 
@@ -271,10 +274,6 @@ def _basic_config(**kwargs):
         if removed and not root.handlers:
             root.addHandler(_LOG_HANDLER)
         raise
-
-
-_ORIGINAL_BASIC_CONFIG = logging.basicConfig
-_basic_config.__doc__ = (_ORIGINAL_BASIC_CONFIG.__doc__ or '') + '\n' + _basic_config.__doc__
 
 
 def setup_logging():
@@ -356,7 +355,8 @@ def _log_error(error_type, message, stack_trace):
             stripped = line.lstrip(u' ')
             lines.append(_ERROR_LOG_INDENT * (len(line) - len(stripped)) + stripped)
     _flush_stdio()
-    _write_all(2, (_ERROR_LOG_LINE_TERMINATOR.join(lines) + u'\n').encode('utf-8'))
+    text = _ERROR_LOG_LINE_TERMINATOR.join(lines).replace(u'\n', _ERROR_LOG_LINE_TERMINATOR)
+    _write_all(2, (text + u'\n').encode('utf-8'))
 
 
 def _error_reply(kind, error_type, message, stack_trace, request_id=None):
@@ -402,10 +402,10 @@ def _py2_namespace_parents(module, handler_file):
     """Let Python 2 import a handler from folders that have no __init__.py.
 
     Python 3 imports lib/app.py as lib.app through an implicit namespace package; Python 2 has
-    none. For each parent folder of the handler file without an __init__ file, this registers
-    an empty package module whose __path__ is that folder, as Python 3 would, unless a regular
-    module or package of the same name can be imported from sys.path (which wins in Python 3
-    as well).
+    none. Walking down the handler file's parent folders, this imports each regular package (a
+    folder with an __init__ file) and registers, for each folder without one, an empty package
+    module whose __path__ is that folder, as Python 3 would. A top-level name that a regular
+    module or package elsewhere on sys.path provides is left alone: it wins in Python 3 too.
     """
     import imp
     import types
@@ -420,23 +420,30 @@ def _py2_namespace_parents(module, handler_file):
         directory = directories[depth - 1]
         if name in sys.modules:
             continue
-        if os.path.basename(directory) != parts[depth - 1] or _has_init(directory):
+        if os.path.basename(directory) != parts[depth - 1]:
+            return  # not the layout the module name implies: let the import report it
+        if _has_init(directory):
+            importlib.import_module(name)
+            continue
+        if depth == 1 and _py2_findable(imp, name):
             return
-        if depth == 1:
-            try:
-                found = imp.find_module(name)
-            except ImportError:
-                found = None
-            if found is not None:
-                if found[0] is not None:
-                    found[0].close()
-                return
         package = types.ModuleType(name)
         package.__path__ = [directory]
         package.__package__ = name
         sys.modules[name] = package
         if depth > 1:
             setattr(sys.modules['.'.join(parts[:depth - 1])], parts[depth - 1], package)
+
+
+def _py2_findable(imp, name):
+    """True when Python 2's import finds a top-level module or package name on sys.path."""
+    try:
+        found = imp.find_module(name)
+    except ImportError:
+        return False
+    if found[0] is not None:
+        found[0].close()
+    return True
 
 
 def load_handler(handler_file, function, module):
@@ -452,9 +459,9 @@ def load_handler(handler_file, function, module):
     if module.split('.')[0] in sys.builtin_module_names:
         raise FaultError(BUILT_IN_MODULE_CONFLICT,
                          u'Cannot use built-in module %s as a handler module' % shown)
-    if PY2 and '.' in module:
-        _py2_namespace_parents(module, handler_file)
     try:
+        if PY2 and '.' in module:
+            _py2_namespace_parents(module, handler_file)
         loaded = importlib.import_module(module)
     except ImportError as error:
         raise FaultError(IMPORT_MODULE_ERROR,
@@ -580,23 +587,30 @@ class LambdaContext(object):
 if PY2:
     from json import encoder as _json_encoder
 
+    _ASCII_BYTES = bytes(bytearray(range(128)))
+
     def _py2_encode_string(value, _fast=_json_encoder.encode_basestring_ascii,
                            _slow=_json_encoder.encode_basestring):
         """Python 2 json's encode_basestring (ensure_ascii=False) at C speed for ASCII text.
 
         Python 2 has no C version of it; for strings of ASCII without DEL (the one ASCII
         character the two escape differently) the C ensure_ascii encoder writes the same JSON.
+        A byte string with non-ASCII bytes must be UTF-8 (UnicodeDecodeError otherwise), so
+        that the JSON text is valid UTF-8 whatever mix of str and unicode made it.
         """
-        try:
-            if isinstance(value, unicode):  # noqa: F821 (Python 2 only)
+        if isinstance(value, unicode):  # noqa: F821 (Python 2 only)
+            try:
                 value.encode('ascii')
-            else:
-                value.decode('ascii')
-        except UnicodeError:
-            return _slow(value)
-        if '\x7f' in value:
-            return _slow(value)
-        return _fast(value)
+                is_ascii = True
+            except UnicodeError:
+                is_ascii = False
+        else:
+            is_ascii = not value.translate(None, _ASCII_BYTES)
+            if not is_ascii:
+                value.decode('utf-8')
+        if is_ascii and '\x7f' not in value:
+            return _fast(value)
+        return _slow(value)
 
     class _TextJSONEncoder(json.JSONEncoder):
         """json.JSONEncoder(ensure_ascii=False) that encodes strings with _py2_encode_string."""
@@ -673,14 +687,11 @@ _ENCODED_SURROGATE = re.compile(b'\xed[\xa0-\xbf]')
 def _strict_utf8(text):
     """JSON text as valid UTF-8 bytes; raises UnicodeError when it has no valid UTF-8 form.
 
-    Python 2's json returns bytes when no unicode was involved (checked to be UTF-8 here), and
-    its UTF-8 codec encodes lone surrogates instead of refusing them as Python 3's does.
+    Python 2's json returns bytes when no unicode was involved (their strings were checked by
+    _py2_encode_string), and its UTF-8 codec encodes lone surrogates instead of refusing them
+    as Python 3's does.
     """
-    if isinstance(text, bytes):
-        text.decode('utf-8')
-        data = text
-    else:
-        data = text.encode('utf-8')
+    data = text if isinstance(text, bytes) else text.encode('utf-8')
     if PY2 and b'\xed' in data and _ENCODED_SURROGATE.search(data):
         raise UnicodeError('lone surrogate in the response')
     return data

@@ -284,6 +284,14 @@ class ErrorTests(AdapterTestCase):
             '[ERROR] ValueError: boom é 😀\rTraceback (most recent call last):\r'
             '\u00a0\u00a0File "%s", line ' % source), error_lines[0])
 
+    def test_multi_line_message_is_one_log_line(self):
+        worker = self.start_ready('errors.multiline')
+        result = worker.invoke(b'{}')
+        reply = self.assert_error(result, 'ValueError')
+        self.assertEqual(reply['errorMessage'], 'line one\nline two')
+        self.assertEqual(len(result.log_lines), 1, result.log)
+        self.assertTrue(result.log.startswith('[ERROR] ValueError: line one\rline two\r'))
+
     def test_exception_class_name_is_the_error_type(self):
         worker = self.start_ready('errors.custom')
         reply = self.assert_error(worker.invoke(b'{}'), 'PaymentDeclined')
@@ -519,6 +527,10 @@ class LoadingTests(AdapterTestCase):
             with self.subTest(handler=handler):
                 worker = self.start_ready(handler)
                 self.assert_response(worker.invoke(b'{}'), b'{"name": "pkg.mod"}')
+
+    def test_folder_without_init_py_inside_a_regular_package(self):
+        worker = self.start_ready('pkg/sub/mod.handler')
+        self.assert_response(worker.invoke(b'{}'), b'{"name": "pkg.sub.mod"}')
 
     def test_folders_without_init_py(self):
         for handler in ('nested/deep/mod.handler', 'nested.deep.mod.handler'):
