@@ -107,54 +107,86 @@ apt_update() {
 	touch "$stamp"
 }
 
-# deb_field PKG FIELD prints a field of the candidate version of PKG from the lists.
+# deb_field SPEC FIELD prints a field of a package from the lists; SPEC is PKG (its candidate
+# version) or PKG=VERSION.
 deb_field() {
-	apt-cache show --no-all-versions "$1" | sed -n "s/^$2: //p" | head -n1
+	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n "s/^$2: //p" | head -n1
 }
 
-# deb_file PKG prints the file name apt-get download gives the candidate .deb of PKG
+# deb_file PKG VERSION prints the file name apt-get download gives that .deb
 # (NAME_VERSION_ARCH.deb, with an epoch's colon written %3a).
 deb_file() {
-	local version
-	version="$(deb_field "$1" Version)"
-	[[ -n "$version" ]] || die "package $1 not found in bullseye lists"
-	printf '%s_%s_%s.deb\n' "$1" "${version//:/%3a}" "$(deb_field "$1" Architecture)"
+	printf '%s_%s_%s.deb\n' "$1" "${2//:/%3a}" "$(deb_field "$1=$2" Architecture)"
 }
 
-# fetch_debs PKG... makes sure DEB_CACHE holds the candidate .deb of each package, with the
-# SHA-256 the signed lists give, and prints nothing. Cached files are re-verified every time.
+# cached_ok PKG VERSION tells whether DEB_CACHE holds that .deb with the SHA-256 the signed lists
+# give; a cached file with a wrong checksum is removed.
+cached_ok() {
+	local file sum
+	file="$DEB_CACHE/$(deb_file "$1" "$2")"
+	[[ -f "$file" ]] || return 1
+	sum="$(sha256sum "$file" | cut -d' ' -f1)"
+	[[ "$sum" == "$(deb_field "$1=$2" SHA256)" ]] && return 0
+	log "cached $file has a wrong checksum: removing it"
+	rm -f "$file"
+	return 1
+}
+
+# download PKG VERSION fetches one .deb into DEB_CACHE (apt checks it against the lists).
+download() {
+	(cd "$DEB_CACHE" && apt-get -q download "$1=$2") >&2 && cached_ok "$1" "$2"
+}
+
+# fetch_debs PKG... makes sure DEB_CACHE holds a verified .deb of each package and records the
+# version used in DEB_VERSION[PKG]: the candidate (newest, security updates included) when it can
+# be had. When the archive cannot serve it (seen here: bullseye-security's pool lacking some arm64
+# files that its index lists), the newest older version that downloads is used instead, with a
+# loud warning, and DEB_NOTE[PKG] says so (it ends up in the layer's PACKAGES file).
 fetch_debs() {
+	declare -gA DEB_VERSION DEB_NOTE
 	mkdir -p "$DEB_CACHE"
-	local pkg file sum want missing=()
+	local pkg version candidate missing=()
 	for pkg in "$@"; do
-		file="$(deb_file "$pkg")"
-		if [[ -f "$DEB_CACHE/$file" ]]; then
-			want="$(deb_field "$pkg" SHA256)"
-			sum="$(sha256sum "$DEB_CACHE/$file" | cut -d' ' -f1)"
-			if [[ "$sum" == "$want" ]]; then
-				continue
-			fi
-			log "cached $file has a wrong checksum: downloading it again"
-			rm -f "$DEB_CACHE/$file"
-		fi
-		missing+=("$pkg")
+		candidate="$(deb_field "$pkg" Version)"
+		[[ -n "$candidate" ]] || die "package $pkg not found in the bullseye lists"
+		DEB_VERSION[$pkg]="$candidate"
+		DEB_NOTE[$pkg]=""
+		cached_ok "$pkg" "$candidate" || missing+=("$pkg=$candidate")
 	done
-	if ((${#missing[@]})); then
-		log "apt-get download ${missing[*]}"
-		(cd "$DEB_CACHE" && apt-get -q download "${missing[@]}") >&2
-	fi
+	((${#missing[@]})) || return 0
+	log "apt-get download ${missing[*]}"
+	(cd "$DEB_CACHE" && apt-get -q download "${missing[@]}") >&2 || true
+	local spec
+	for spec in "${missing[@]}"; do
+		pkg="${spec%%=*}"
+		candidate="${spec#*=}"
+		cached_ok "$pkg" "$candidate" && continue
+		local found=""
+		while read -r version; do
+			[[ "$version" == "$candidate" ]] && continue
+			if cached_ok "$pkg" "$version" || download "$pkg" "$version"; then
+				found="$version"
+				break
+			fi
+		done < <(apt-cache madison "$pkg" | awk -F'|' '{gsub(/ /, "", $2); print $2}')
+		[[ -n "$found" ]] || die "no version of $pkg could be downloaded"
+		DEB_VERSION[$pkg]="$found"
+		DEB_NOTE[$pkg]="FALLBACK: the archive did not serve the candidate $candidate"
+		printf '\n*** WARNING: %s %s could not be downloaded; using the older %s instead ***\n\n' \
+			"$pkg" "$candidate" "$found" >&2
+	done
 }
 
-# deb_path PKG prints the cached .deb of PKG's candidate version.
+# deb_path PKG prints the cached .deb of the version fetch_debs chose for PKG.
 deb_path() {
 	local file
-	file="$(deb_file "$1")"
-	[[ -f "$DEB_CACHE/$file" ]] || die "no cached .deb for $1"
-	printf '%s\n' "$DEB_CACHE/$file"
+	file="$DEB_CACHE/$(deb_file "$1" "${DEB_VERSION[$1]}")"
+	[[ -f "$file" ]] || die "no cached .deb for $1"
+	printf '%s\n' "$file"
 }
 
-# extract_debs DIR PKG... unpacks each package into DIR/PKG (so every file's origin stays known)
-# and records "PKG VERSION" lines in DIR/versions.
+# extract_debs DIR PKG... unpacks each package (after fetch_debs) into DIR/PKG, so every file's
+# origin stays known, and records "PKG VERSION [NOTE]" lines in DIR/versions.
 extract_debs() {
 	local dir="$1" pkg
 	shift
@@ -162,7 +194,7 @@ extract_debs() {
 	mkdir -p "$dir"
 	for pkg in "$@"; do
 		dpkg-deb -x "$(deb_path "$pkg")" "$dir/$pkg"
-		printf '%s %s\n' "$pkg" "$(deb_field "$pkg" Version)" >>"$dir/versions"
+		printf '%s %s%s\n' "$pkg" "${DEB_VERSION[$pkg]}" "${DEB_NOTE[$pkg]:+ (${DEB_NOTE[$pkg]})}" >>"$dir/versions"
 	done
 }
 

@@ -15,9 +15,9 @@ main() {
 	apt_setup
 	apt_update
 	fetch_debs "${TOOL_PKGS[@]}"
-	local want have=""
-	want="$(for p in "${TOOL_PKGS[@]}"; do printf '%s %s\n' "$p" "$(deb_field "$p" Version)"; done)"
-	[[ -f "$dir/versions" ]] && have="$(cat "$dir/versions")"
+	local want have="" p
+	want="$(for p in "${TOOL_PKGS[@]}"; do printf '%s %s\n' "$p" "${DEB_VERSION[$p]}"; done)"
+	[[ -f "$dir/versions" ]] && have="$(cut -d' ' -f1,2 "$dir/versions")"
 	if [[ "$want" != "$have" ]]; then
 		log "unpacking build tools into $dir"
 		extract_debs "$dir" "${TOOL_PKGS[@]}"

@@ -79,3 +79,52 @@ layer_zip() {
 	[[ -f "$zip" ]] || die "$zip does not exist: run 'make layers ARCH=$ARCH' first; the test did NOT run"
 	printf '%s\n' "$zip"
 }
+
+# hide_host_interpreters bind-mounts an empty directory (or /dev/null) over every Tcl and
+# Python 2 this machine has, so that only /opt can provide them. Call it in a private mount
+# namespace only.
+hide_host_interpreters() {
+	local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}" p hidden=() empty="$BUILD_ROOT/empty"
+	mkdir -p "$empty"
+	local paths=(
+		/usr/bin/tclsh8.6 /usr/bin/tclsh8.5 "/usr/lib/$TRIPLET/libtcl8.6.so" "/usr/lib/$TRIPLET/libtcl8.6.so.0"
+		/usr/share/tcltk /usr/lib/tcltk /usr/lib/tcl8.6 /usr/local/lib/tcl8.6
+		/usr/local/bin/tclsh8.6 /usr/local/bin/tclsh /usr/bin/python2.7 /usr/bin/python2 /usr/lib/python2.7
+		/usr/local/bin/python2.7 /usr/local/bin/python2 /usr/local/lib/python2.7
+		"/usr/lib/$TRIPLET/libpython2.7.so.1.0" "$pyenv_root/versions" "$pyenv_root/shims"
+	)
+	for p in "${paths[@]}"; do
+		if [[ -d "$p" && ! -L "$p" ]]; then
+			mount --bind "$empty" "$p"
+		elif [[ -e "$p" ]]; then
+			mount --bind /dev/null "$(readlink -f "$p")"
+		else
+			continue
+		fi
+		hidden+=("$p")
+	done
+	printf '    hidden: %s\n' "${hidden[*]:-nothing (none present)}"
+}
+
+# no_host_interpreters fails if PATH=/usr/local/bin:/usr/bin:/bin still runs a tclsh or python2.
+no_host_interpreters() {
+	local found
+	# shellcheck disable=SC2016  # expanded by the inner shell
+	found="$(env -i PATH=/usr/local/bin:/usr/bin:/bin bash -c 'for c in tclsh tclsh8.6 python2 python2.7; do command -v "$c" && "$c" </dev/null >/dev/null 2>&1 && echo "$c runs"; done' || true)"
+	if grep -q runs <<<"$found"; then
+		echo "still runnable outside /opt: $found"
+		return 1
+	fi
+	echo "no tclsh, tclsh8.6, python2 or python2.7 runs from /usr/local/bin:/usr/bin:/bin"
+}
+
+# mount_layers ZIP... unpacks the layers on a fresh tmpfs at /opt and makes it read-only, as
+# Lambda's /opt is. Call it in a private mount namespace only.
+mount_layers() {
+	mount -t tmpfs -o mode=0755 polyboot-opt /opt
+	local zip
+	for zip in "$@"; do
+		unzip -q -o "$zip" -d /opt
+	done
+	mount -o remount,ro /opt
+}
