@@ -18,7 +18,9 @@ import unittest
 
 import harness
 
-FIXTURES = os.path.join(os.path.dirname(os.path.abspath(__file__)), 'fixtures', 'task')
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+FIXTURES = os.path.join(TESTS_DIR, 'fixtures', 'task')
+EXAMPLE = os.path.join(os.path.dirname(TESTS_DIR), 'example')
 BAD_SYNTAX = 'def handler(event, context)\n    return 1\n'
 O_CLOEXEC = 0o2000000
 
@@ -29,11 +31,16 @@ LOG_PREFIX = r'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z'
 
 
 def make_task_root():
-    """A temporary copy of fixtures/task plus bad_syntax.py; returns (directory to remove, root)."""
+    """Temporary copies of fixtures/task (plus bad_syntax.py) and of example/, side by side.
+
+    Returns (the directory to remove, the task root). Python 2 writes .pyc files next to what it
+    imports: copies keep them out of the repository.
+    """
     scratch = tempfile.mkdtemp(prefix='polyboot-python-tests-')
     task_root = os.path.join(scratch, 'task')
-    shutil.copytree(FIXTURES, task_root,
-                    ignore=shutil.ignore_patterns('__pycache__', '*.pyc'))
+    ignore = shutil.ignore_patterns('__pycache__', '*.pyc')
+    shutil.copytree(FIXTURES, task_root, ignore=ignore)
+    shutil.copytree(EXAMPLE, os.path.join(scratch, 'example'), ignore=ignore)
     with open(os.path.join(task_root, 'bad_syntax.py'), 'w') as bad:
         bad.write(BAD_SYNTAX)
     return scratch, task_root
@@ -146,6 +153,14 @@ class ProtocolTests(AdapterTestCase):
         event = b'{"e":"\\u00e9\\ud83d\\ude00","n":1.0E2 ,"a" : [ 1,2 ],"s":"\\/"}'
         expected = encode_event(json.loads(event.decode('utf-8')))
         self.assert_response(worker.invoke(event), expected)
+
+    def test_event_objects_look_like_dicts(self):
+        worker = self.start_ready('echo.describe')
+        result = worker.invoke(b'{"b": 1, "a": "x"}')
+        self.assert_response(result)
+        expected = "{u'b': 1, u'a': u'x'}" if self.major == 2 else "{'b': 1, 'a': 'x'}"
+        self.assertEqual(json.loads(result.body.decode('utf-8')),
+                         {'repr': expected, 'is_dict': True})
 
     def test_lone_surrogate_is_escaped_not_sent_as_invalid_utf8(self):
         worker = self.start_ready('echo.handler')
@@ -542,6 +557,27 @@ class LoadingTests(AdapterTestCase):
                                  {'name': 'nested.deep.mod', 'helper': 'nested.deep.helper'})
 
 
+class ExampleTests(AdapterTestCase):
+    """example/function.py does what its comments say."""
+
+    def test_example_handler(self):
+        example_root = os.path.join(os.path.dirname(self.task_root), 'example')
+        worker = harness.Worker(self.python, 'function.handler', example_root)
+        self.addCleanup(worker.kill)
+        self.assertEqual(worker.ready().reply, {'type': 'ready'})
+        result = worker.invoke(encode_event({'name': 'Zoë'}))
+        self.assert_response(result)
+        self.assertEqual(json.loads(result.body.decode('utf-8')),
+                         {'greeting': 'Hello, Zoë!', 'invocations': 1})
+        self.assertIn('request %s' % result.request_id, result.log_lines)
+        self.assertIn('\tgreeting Zoë (', result.log)
+        reply = self.assert_error(worker.invoke(b'{"name": "error"}'), 'ValueError')
+        self.assertEqual(reply['errorMessage'], 'no greeting for "error"')
+        result = worker.invoke(b'{}')
+        self.assertEqual(json.loads(result.body.decode('utf-8')),
+                         {'greeting': 'Hello, world!', 'invocations': 3})
+
+
 class PerformanceTests(AdapterTestCase):
     """Round trips as the test driver sees them (its own pipe handling included)."""
 
@@ -579,4 +615,4 @@ class PerformanceTests(AdapterTestCase):
 
 
 TEST_CLASSES = [ProtocolTests, ContextTests, ErrorTests, InitErrorTests, OutputTests,
-                LoadingTests, PerformanceTests]
+                LoadingTests, ExampleTests, PerformanceTests]
