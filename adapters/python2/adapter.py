@@ -179,11 +179,12 @@ class _Unbuffered(object):
         return getattr(self._stream, name)
 
     def write(self, data):
-        """Write data and flush."""
+        """Write data and flush; returns what the stream's write returned."""
         if PY2 and isinstance(data, unicode):  # noqa: F821 (Python 2 only)
             data = data.encode('utf-8')
-        self._stream.write(data)
+        result = self._stream.write(data)
         self._stream.flush()
+        return result
 
     def writelines(self, lines):
         """Write each of lines and flush."""
@@ -198,8 +199,8 @@ def install_stdio():
 
 
 def _flush_stdio():
-    """Flush whatever sys.stdout and sys.stderr are now (the handler may have replaced them)."""
-    for stream in (sys.stdout, sys.stderr):
+    """Flush sys.stdout and sys.stderr, whatever they are now, and the original streams."""
+    for stream in (sys.stdout, sys.stderr, sys.__stdout__, sys.__stderr__):
         try:
             stream.flush()
         except Exception:

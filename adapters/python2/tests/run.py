@@ -40,14 +40,11 @@ class Interpreter(object):
         self.version = version
         self.executable = executable
         self.found_as = found_as
+        self.label = 'python%s %s' % ('.'.join(version.split('.')[:2]), version)
 
     @property
     def major(self):
         return int(self.version.split('.')[0])
-
-    @property
-    def label(self):
-        return 'python%s %s' % ('.'.join(self.version.split('.')[:2]), self.version)
 
 
 def probe(command, found_as, notes):
@@ -113,15 +110,18 @@ def candidates(all_pyenv):
 
 def discover(all_pyenv):
     """(interpreters to test, notes about candidates that were not used)."""
-    interpreters, notes, seen = [], [], set()
+    interpreters, notes, seen = [], [], {}
     for command, found_as in candidates(all_pyenv):
         interpreter = probe(command, found_as, notes)
         if interpreter is None:
             continue
         key = os.path.realpath(interpreter.executable)
         if key in seen:
+            notes.append('%s (%s) is %s, already listed' % (command, found_as, seen[key]))
             continue
-        seen.add(key)
+        if interpreter.label in [other.label for other in interpreters]:
+            interpreter.label += ' (%s)' % found_as
+        seen[key] = interpreter.executable
         interpreters.append(interpreter)
     return interpreters, notes
 
