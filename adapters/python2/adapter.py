@@ -726,6 +726,7 @@ class BadInvokeLine(Exception):
 
 if PY2:
     import collections
+    import thread  # noqa: F401 (Python 2 only)
 
     class JSONObject(collections.OrderedDict):
         """A JSON object of the event in Python 2: an OrderedDict that prints like a dict.
@@ -734,12 +735,21 @@ if PY2:
         dict keeps it natively.
         """
 
-        def __repr__(self):
-            return '{%s}' % ', '.join('%r: %r' % item for item in self.items())
+        _repr_running = set()
 
-    _LOADS_OPTIONS = {'object_pairs_hook': JSONObject}
+        def __repr__(self):
+            key = (id(self), thread.get_ident())
+            if key in self._repr_running:
+                return '{...}'
+            self._repr_running.add(key)
+            try:
+                return '{%s}' % ', '.join('%r: %r' % item for item in self.items())
+            finally:
+                self._repr_running.discard(key)
+
+    _loads = json.JSONDecoder(object_pairs_hook=JSONObject).decode
 else:
-    _LOADS_OPTIONS = {}
+    _loads = json.loads
 
 
 def _salvage_request_id(line):
@@ -757,7 +767,7 @@ def _salvage_request_id(line):
 def parse_invoke(line):
     """The Invoke of a line, None for a message that is not an invoke; raises BadInvokeLine."""
     try:
-        message = json.loads(line, **_LOADS_OPTIONS)
+        message = _loads(line)
     except ValueError as error:  # includes UnicodeDecodeError
         raise BadInvokeLine(u'Unable to unmarshal input: %s' % _text(error),
                             _salvage_request_id(line))
