@@ -70,7 +70,9 @@ main() {
 	check "tcl: starts with an empty environment" tcl_empty_env
 	check "tcl: tclsh found on PATH=$LAYER_PATH" via_path bash -c 'command -v tclsh'
 	run_script "tcl: checks with an empty environment" env -i /opt/bin/tclsh8.6 "$TESTS_DIR/check_tcl.tcl" iso8859-1
-	run_script "tcl: checks with LANG=C.UTF-8" env -i LANG=C.UTF-8 PATH="$LAYER_PATH" tclsh "$TESTS_DIR/check_tcl.tcl" utf-8
+	run_script "tcl: checks with LANG=C.UTF-8, system library directories first on LD_LIBRARY_PATH" \
+		env -i LANG=C.UTF-8 PATH="$LAYER_PATH" LD_LIBRARY_PATH="/lib64:/usr/lib64:/lib/$TRIPLET:/usr/lib/$TRIPLET:/opt/lib" \
+		tclsh "$TESTS_DIR/check_tcl.tcl" utf-8
 	umount /opt
 
 	echo "# Python 2.7 layer alone: $PY_ZIP"
@@ -78,6 +80,11 @@ main() {
 	check "python: starts with an empty environment" python_empty_env
 	check "python: python2 found on PATH=$LAYER_PATH" via_path python2 -c 'import sys; print sys.executable'
 	run_script "python: checks with an empty environment" env -i /opt/bin/python2.7 "$TESTS_DIR/check_python.py"
+	# Lambda's LD_LIBRARY_PATH lists the system's library directories before /opt/lib; the
+	# layer's rpath must still win (this machine has its own libz, libexpat, libsqlite3, ...).
+	run_script "python: checks with system library directories first on LD_LIBRARY_PATH" \
+		env -i LD_LIBRARY_PATH="/lib64:/usr/lib64:/lib/$TRIPLET:/usr/lib/$TRIPLET:/opt/lib" \
+		/opt/bin/python2.7 "$TESTS_DIR/check_python.py"
 	umount /opt
 
 	echo "# both layers in one /opt"
