@@ -153,8 +153,8 @@ func isELF(data []byte) bool { return bytes.HasPrefix(data, []byte(elf.ELFMAG)) 
 // CheckLayer checks every ELF file in the layer: its architecture and dynamic loader, that each
 // DT_NEEDED library is a glibc library or present in the layer's lib/, that no GLIBC_ symbol
 // version is newer than opts.MaxGlibc, and that each version needed from a bundled library is
-// defined by it. Problems are collected in the report; the error is for unreadable input only.
-func CheckLayer(l *Layer, opts Options) (*Report, error) {
+// defined by it. Every problem found is in the report.
+func CheckLayer(l *Layer, opts Options) *Report {
 	r := &Report{Layer: l}
 	paths := make([]string, 0, len(l.Entries))
 	for p := range l.Entries {
@@ -170,9 +170,10 @@ func CheckLayer(l *Layer, opts Options) (*Report, error) {
 		r.ELFs = append(r.ELFs, info)
 		r.Problems = append(r.Problems, probs...)
 	}
-	return r, nil
+	return r
 }
 
+// checkELF checks one ELF file of the layer (see CheckLayer).
 func checkELF(l *Layer, p string, data []byte, opts Options) (ELFInfo, []Problem) {
 	info := ELFInfo{Path: p}
 	var probs []Problem

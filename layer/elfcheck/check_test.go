@@ -6,6 +6,7 @@ import (
 	"debug/elf"
 	"io/fs"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"reflect"
 	"strings"
@@ -13,16 +14,18 @@ import (
 )
 
 // Fixtures are made at test time from ELF files every machine of this kind has: /bin/true (a
-// Debian 12 build needing exactly GLIBC_2.34 from libc.so.6), the C library itself, and this test
-// binary (a static Go executable). Variants are made by rewriting strings in .dynstr in place.
+// Debian 12 build needing exactly GLIBC_2.34 from libc.so.6), the C library itself, and the Go
+// toolchain's gofmt (a static executable). Variants are made by rewriting strings in .dynstr in
+// place.
 
 // fixtures holds the ELF files the tests build layers from.
 type fixtures struct {
 	trueBin []byte // /bin/true: NEEDED libc.so.6, versions up to GLIBC_2.34
 	libc    []byte // the C library, which defines the GLIBC_ versions
-	static  []byte // a static executable with no dynamic section
+	static  []byte // a static executable with no dynamic section (gofmt)
 }
 
+// loadFixtures reads the fixture ELF files and checks the properties the cases rely on.
 func loadFixtures(t *testing.T) fixtures {
 	t.Helper()
 	var fx fixtures
@@ -38,12 +41,9 @@ func loadFixtures(t *testing.T) fixtures {
 	if fx.libc == nil {
 		t.Fatalf("fixture libc.so.6: not found in the usual places")
 	}
-	exe, err := os.Executable()
-	if err != nil {
-		t.Fatalf("fixture test binary: %v", err)
-	}
-	if fx.static, err = os.ReadFile(exe); err != nil {
-		t.Fatalf("fixture test binary: %v", err)
+	gofmt := filepath.Join(goroot(t), "bin", "gofmt")
+	if fx.static, err = os.ReadFile(gofmt); err != nil {
+		t.Fatalf("fixture gofmt: %v", err)
 	}
 	// Preconditions the cases below rely on.
 	needsOf := func(data []byte) ([]string, Version) {
@@ -70,9 +70,22 @@ func loadFixtures(t *testing.T) fixtures {
 		t.Fatalf("fixture /bin/true needs %v up to GLIBC_%s; the cases expect libc.so.6 up to GLIBC_2.34", libs, top)
 	}
 	if libs, _ := needsOf(fx.static); len(libs) != 0 {
-		t.Fatalf("fixture test binary is not static: needs %v", libs)
+		t.Fatalf("fixture %s is not static: needs %v", gofmt, libs)
 	}
 	return fx
+}
+
+// goroot finds the Go installation running the tests: $GOROOT, else what `go env GOROOT` says.
+func goroot(t *testing.T) string {
+	t.Helper()
+	if g := os.Getenv("GOROOT"); g != "" {
+		return g
+	}
+	out, err := exec.Command("go", "env", "GOROOT").Output()
+	if err != nil || len(bytes.TrimSpace(out)) == 0 {
+		t.Fatalf("fixture gofmt: cannot find GOROOT (go env GOROOT: %v)", err)
+	}
+	return string(bytes.TrimSpace(out))
 }
 
 // patchDynstr returns a copy of an ELF file with the NUL-terminated string old in .dynstr
@@ -195,10 +208,7 @@ func TestCheckLayer(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			r, err := CheckLayer(layerOf(tc.files), Options{MaxGlibc: maxV, Arch: tc.arch, SystemLibs: GlibcLibraries()})
-			if err != nil {
-				t.Fatalf("CheckLayer: %v", err)
-			}
+			r := CheckLayer(layerOf(tc.files), Options{MaxGlibc: maxV, Arch: tc.arch, SystemLibs: GlibcLibraries()})
 			if len(r.ELFs) != tc.wantELFs {
 				t.Errorf("ELF files: got %d, want %d", len(r.ELFs), tc.wantELFs)
 			}

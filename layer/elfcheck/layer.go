@@ -41,6 +41,7 @@ func LoadLayer(name string) (*Layer, error) {
 	return loadZip(name, st.Size())
 }
 
+// loadZip reads every entry of a layer zip into memory (directories are skipped).
 func loadZip(name string, size int64) (*Layer, error) {
 	r, err := zip.OpenReader(name)
 	if err != nil {
@@ -74,6 +75,7 @@ func loadZip(name string, size int64) (*Layer, error) {
 	return l, nil
 }
 
+// readZipFile returns the uncompressed content of one zip entry.
 func readZipFile(f *zip.File) ([]byte, error) {
 	rc, err := f.Open()
 	if err != nil {
@@ -87,11 +89,12 @@ func readZipFile(f *zip.File) ([]byte, error) {
 	return data, nil
 }
 
+// loadDir reads an unpacked layer: regular files with their content, symlinks with their target.
 func loadDir(root string) (*Layer, error) {
 	l := &Layer{Name: root, Entries: map[string]Entry{}, ZippedSize: -1}
 	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
 		if err != nil {
-			return err
+			return fmt.Errorf("walk: %w", err)
 		}
 		if d.IsDir() {
 			return nil
@@ -105,14 +108,14 @@ func loadDir(root string) (*Layer, error) {
 		case d.Type()&fs.ModeSymlink != 0:
 			target, err := os.Readlink(p)
 			if err != nil {
-				return fmt.Errorf("readlink: %w", err)
+				return fmt.Errorf("readlink %s: %w", p, err)
 			}
 			l.Entries[rel] = Entry{Link: target}
 			l.Unzipped += int64(len(target))
 		case d.Type().IsRegular():
 			data, err := os.ReadFile(p)
 			if err != nil {
-				return fmt.Errorf("read: %w", err)
+				return fmt.Errorf("read %s: %w", p, err)
 			}
 			l.Entries[rel] = Entry{Data: data}
 			l.Unzipped += int64(len(data))

@@ -62,11 +62,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "elfcheck: %v\n", err)
 			return 2
 		}
-		r, err := CheckLayer(l, opts)
-		if err != nil {
-			fmt.Fprintf(stderr, "elfcheck: %v\n", err)
-			return 2
-		}
+		r := CheckLayer(l, opts)
 		printReport(stdout, r, maxV, *verbose)
 		if len(r.Problems) > 0 || len(r.ELFs) == 0 {
 			code = 1
@@ -75,6 +71,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// archNames lists the known architectures for messages.
 func archNames() string { return strings.Join(ArchNames(), ", ") }
 
 // printReport writes what CheckLayer found about one layer, sizes first.

@@ -31,6 +31,7 @@ DROP_MODULES=(_bsddb dbm _curses _curses_panel readline nis _testcapi _ctypes_te
 main() {
 	[[ $# -eq 1 ]] || die "usage: $0 ARCH"
 	local tools
+	lock_cache
 	tools="$("$INTERP_SRC/tools.sh")"
 	set_arch "$1"
 	apt_setup

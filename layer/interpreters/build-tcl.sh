@@ -31,6 +31,7 @@ place_modules() {
 main() {
 	[[ $# -eq 1 ]] || die "usage: $0 ARCH"
 	local tools
+	lock_cache
 	tools="$("$INTERP_SRC/tools.sh")"
 	set_arch "$1"
 	apt_setup

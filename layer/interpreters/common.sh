@@ -35,6 +35,17 @@ die() {
 	exit 1
 }
 
+# lock_cache serializes the builds that share CACHE_DIR: 'make -j layers' runs both layer builds
+# at once, and apt must not update one set of lists twice at the same time. Scripts started by a
+# locked script (tools.sh) inherit the lock.
+lock_cache() {
+	[[ -z "${POLYBOOT_CACHE_LOCKED:-}" ]] || return 0
+	mkdir -p "$CACHE_DIR"
+	exec 9>>"$CACHE_DIR/.lock"
+	flock 9
+	export POLYBOOT_CACHE_LOCKED=1
+}
+
 # set_arch validates ARCH (Lambda's names: amd64, arm64) and sets TRIPLET, ELF_MACHINE, ...
 set_arch() {
 	ARCH="$1"

@@ -10,6 +10,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 TOOL_PKGS=(patchelf python2.7-minimal libpython2.7-minimal)
 
 main() {
+	lock_cache
 	set_arch "$(host_arch)"
 	local dir="$BUILD_ROOT/tools-$ARCH"
 	apt_setup
