@@ -12,7 +12,8 @@
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 set_arch "${1:-amd64}"
-RUNTIME_ZIP="$DIST_DIR/polyboot-$ARCH.zip"
+# POLYBOOT_RUNTIME_ZIP may name another runtime layer zip (e.g. one built elsewhere).
+RUNTIME_ZIP="${POLYBOOT_RUNTIME_ZIP:-$DIST_DIR/polyboot-$ARCH.zip}"
 
 if [[ "${POLYBOOT_IN_NAMESPACE:-}" != 1 ]]; then
 	if [[ ! -f "$RUNTIME_ZIP" ]]; then
@@ -39,20 +40,25 @@ cleanup() {
 }
 trap cleanup EXIT
 
-# runtime_layer_complete fails unless the runtime layer has the bootstrap and both adapters.
+# runtime_layer_complete fails unless the runtime layer has the bootstrap and, for Tcl and
+# Python 2, the manifest and the adapter script it names.
 runtime_layer_complete() {
-	local entries f missing=()
+	local entries lang script missing=()
 	entries="$(unzip -Z1 "$RUNTIME_ZIP")"
-	for f in bootstrap adapters/tcl/adapter.json adapters/python2/adapter.json; do
-		grep -qx "$f" <<<"$entries" || missing+=("$f")
+	grep -qx bootstrap <<<"$entries" || missing+=(bootstrap)
+	for lang in tcl python2; do
+		if ! grep -qx "adapters/$lang/adapter.json" <<<"$entries"; then
+			missing+=("adapters/$lang/adapter.json")
+			continue
+		fi
+		script="$(unzip -p "$RUNTIME_ZIP" "adapters/$lang/adapter.json" | sed -n 's/.*"script": *"\([^"]*\)".*/\1/p')"
+		grep -qx "adapters/$lang/$script" <<<"$entries" || missing+=("adapters/$lang/${script:-?} (named by adapter.json)")
 	done
-	grep -q '^adapters/tcl/.*\.tcl$' <<<"$entries" || missing+=("adapters/tcl/*.tcl (the Tcl adapter)")
-	grep -q '^adapters/python2/.*\.py$' <<<"$entries" || missing+=("adapters/python2/*.py (the Python adapter)")
 	if ((${#missing[@]})); then
 		printf '%s lacks: %s\n' "$RUNTIME_ZIP" "${missing[*]}"
 		return 1
 	fi
-	echo "$RUNTIME_ZIP has bootstrap, adapters/tcl and adapters/python2"
+	echo "$RUNTIME_ZIP has bootstrap and the Tcl and Python 2 adapters"
 }
 
 # free_port prints a TCP port on 127.0.0.1 that nothing listens on, with the next one free too
