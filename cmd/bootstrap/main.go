@@ -38,4 +38,3 @@ func (e env) list() []string {
 	}
 	return out
 }
-

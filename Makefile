@@ -1,0 +1,67 @@
+# polyboot — see README.md. Every target works from a fresh clone with Go installed.
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+
+ARCH ?= amd64
+PORT ?= 9000
+GO ?= go
+DIST := dist
+BUILD := build
+LAYER_DIR := $(BUILD)/layer-$(ARCH)
+LAYER_ZIP := $(DIST)/polyboot-$(ARCH).zip
+# Adapter files that go into the layer: manifests and programs, not tests or examples.
+ADAPTER_FILES := $(shell find adapters -path '*/tests' -prune -o -path '*/example' -prune -o -type f \( -name adapter.json -o -name 'adapter.*' -o -name '*.tcl' -o -name '*.py' -o -name '*.sh' \) -print | sort)
+
+.PHONY: all build layer run stop test test-go vet fmt-check clean
+all: layer
+
+build: $(BUILD)/bootstrap-$(ARCH)
+
+$(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor registry invoke -name '*.go' -not -name '*_test.go')
+	mkdir -p $(BUILD)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/bootstrap
+
+## layer: the runtime layer zip, dist/polyboot-$(ARCH).zip (bootstrap at the root, adapters/ beside it)
+layer: $(LAYER_ZIP)
+
+$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/mkzip/main.go
+	rm -rf $(LAYER_DIR) && mkdir -p $(LAYER_DIR) $(DIST)
+	install -m 0755 $(BUILD)/bootstrap-$(ARCH) $(LAYER_DIR)/bootstrap
+	for f in $(ADAPTER_FILES); do install -D -m 0644 "$$f" "$(LAYER_DIR)/$$f"; done
+	$(GO) run ./layer/mkzip -o $@ $(LAYER_DIR)
+
+## run: serve examples/bash/function.sh under AWS's Runtime Interface Emulator and invoke it once
+run: layer
+	rm -rf $(BUILD)/run && mkdir -p $(BUILD)/run/opt
+	unzip -q $(LAYER_ZIP) -d $(BUILD)/run/opt
+	$(GO) build -o $(BUILD)/aws-lambda-rie github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie
+	-[ -f $(BUILD)/run.pid ] && kill "$$(cat $(BUILD)/run.pid)" 2>/dev/null; sleep 0.2
+	cd examples/bash; _HANDLER=function.handler nohup ../../$(BUILD)/aws-lambda-rie \
+	  --runtime-interface-emulator-address 127.0.0.1:$(PORT) --runtime-api-address 127.0.0.1:$$(($(PORT)+1)) \
+	  ../../$(BUILD)/run/opt/bootstrap >../../$(BUILD)/run.log 2>&1 </dev/null & echo $$! >../../$(BUILD)/run.pid
+	for i in $$(seq 50); do curl -s -o /dev/null 127.0.0.1:$(PORT) && break; sleep 0.1; done
+	@echo "== response:"
+	@curl -sS -XPOST http://127.0.0.1:$(PORT)/2015-03-31/functions/function/invocations -d '{"hello":"world"}'; echo
+	@echo "== log ($(BUILD)/run.log):"; grep -v '(rapid)' $(BUILD)/run.log || true
+	@echo "== the emulator keeps running (pid $$(cat $(BUILD)/run.pid)). Invoke it again with:"
+	@echo "   curl -XPOST http://127.0.0.1:$(PORT)/2015-03-31/functions/function/invocations -d '{\"hello\":\"again\"}'"
+	@echo "   and stop it with: make stop"
+
+stop:
+	-[ -f $(BUILD)/run.pid ] && kill "$$(cat $(BUILD)/run.pid)" && rm -f $(BUILD)/run.pid
+
+## test: vet, format check, and every test (unit, adapters, emulator end to end) with the race detector
+test: fmt-check vet layer
+	POLYBOOT_LAYER_ZIP=$(CURDIR)/$(LAYER_ZIP) $(GO) test -race -count=1 -timeout 20m ./...
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	  if [ -n "$$out" ]; then echo "gofmt would change: $$out"; exit 1; fi
+
+clean: stop
+	rm -rf $(BUILD) $(DIST)
+
+-include layer/interpreters.mk
