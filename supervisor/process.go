@@ -125,21 +125,32 @@ func (p *process) readReplies() {
 	for {
 		line, err := lr.ReadLine()
 		if err != nil {
-			select {
-			case p.lines <- lineOrErr{err: fmt.Errorf("reading channel: %w", err)}:
-			case <-p.exited:
-			}
+			p.deliver(lineOrErr{err: fmt.Errorf("reading channel: %w", err)})
 			return
 		}
 		r, err := protocol.ParseReply(line)
 		if err != nil {
 			err = fmt.Errorf("%w (line: %.200q)", err, line)
 		}
-		select {
-		case p.lines <- lineOrErr{reply: r, err: err}:
-		case <-p.exited:
+		if !p.deliver(lineOrErr{reply: r, err: err}) {
 			return
 		}
+	}
+}
+
+// deliver hands a line to the worker. While nobody takes it, it waits until the process exited;
+// a line that fits the buffer is always delivered, so a reply written just before an exit is kept.
+func (p *process) deliver(l lineOrErr) bool {
+	select {
+	case p.lines <- l:
+		return true
+	default:
+	}
+	select {
+	case p.lines <- l:
+		return true
+	case <-p.exited:
+		return false
 	}
 }
 

@@ -203,16 +203,24 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 }
 
 // replyBeforeDeath returns the reply a worker wrote for requestID just before it exited, if any: an
-// adapter that answers and then exits has still answered.
+// adapter that answers and then exits has still answered. It reads the channel to its end, which
+// comes soon after the exit (the process group is killed), waiting at most ReapWait.
 func (w *Worker) replyBeforeDeath(p *process, requestID string) (lineOrErr, bool) {
-	select {
-	case l := <-p.lines:
-		if l.err == nil && l.reply.ID == requestID {
-			return l, true
+	timer := time.NewTimer(w.cfg.ReapWait)
+	defer timer.Stop()
+	for {
+		select {
+		case l := <-p.lines:
+			if l.err != nil {
+				return lineOrErr{}, false
+			}
+			if l.reply.ID == requestID {
+				return l, true
+			}
+		case <-timer.C:
+			return lineOrErr{}, false
 		}
-	default:
 	}
-	return lineOrErr{}, false
 }
 
 // begin retags the log stream and discards stray body bytes before an invocation starts.
