@@ -7,6 +7,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/../common.sh"
 TESTS_DIR="$INTERP_SRC/tests"
 PASSED=0
 FAILED=0
+SKIPPED=0
 
 # pass NAME / fail NAME DETAIL record one check and print it.
 pass() {
@@ -33,13 +34,15 @@ check() {
 	fi
 }
 
-# count_subchecks OUTPUT adds the "ok - " / "not ok - " lines that a check script printed.
+# count_subchecks OUTPUT adds up the "ok - ", "not ok - " and "skip - " lines a check script printed.
 count_subchecks() {
 	local n
 	n="$(grep -c '^ *ok - ' <<<"$1" || true)"
 	PASSED=$((PASSED + n))
 	n="$(grep -c '^ *not ok - ' <<<"$1" || true)"
 	FAILED=$((FAILED + n))
+	n="$(grep -c '^ *skip - ' <<<"$1" || true)"
+	SKIPPED=$((SKIPPED + n))
 }
 
 # run_script NAME CMD... runs a check script that prints "ok - "/"not ok - " lines itself, shows
@@ -59,7 +62,11 @@ run_script() {
 
 # summary prints the closing line and exits non-zero when a check failed.
 summary() {
-	printf '%s: %d passed, %d failed\n' "$1" "$PASSED" "$FAILED"
+	if ((SKIPPED > 0)); then
+		printf '%s: %d passed, %d failed, %d skipped\n' "$1" "$PASSED" "$FAILED" "$SKIPPED"
+	else
+		printf '%s: %d passed, %d failed\n' "$1" "$PASSED" "$FAILED"
+	fi
 	((FAILED == 0 && PASSED > 0))
 }
 
