@@ -1,0 +1,444 @@
+# adapter.tcl -- the polyboot adapter for Tcl handlers.
+#
+#     tclsh adapter.tcl <handler file> <function> <module>
+#
+# Speaks the channel protocol of docs/protocol.md (version 1) with the polyboot bootstrap:
+# fd 0 invoke lines in, fd 1 reply lines out, fd 2 logs, fd 3 response bodies. It sources the
+# handler file once, then calls `<function> $event $context` for every invoke line in this one
+# warm interpreter. See README.md for what handlers get and the error-type mapping.
+#
+# What the adapter adds to the interpreter: the namespaces ::json (json.tcl) and ::lambda
+# (lambda::remaining_ms), and its own private namespace ::polyboot. It sets no global variable;
+# tclsh's own argv, argc and argv0 are left as tclsh set them.
+
+namespace eval ::polyboot {
+    # Private channels: the channel in (fd 0), the channel out (fd 1) and the body stream (fd 3).
+    variable in ""
+    variable out ""
+    variable body ""
+
+    # The fully qualified handler command.
+    variable handler ""
+
+    # Context members that are the same for every invocation.
+    variable staticContext {}
+
+    # How many bytes of an invoke line to decode when looking for the start of its event.
+    variable headerPrefix 4096
+}
+
+source [file join [file dirname [file normalize [info script]]] json.tcl]
+
+# ---------------------------------------------------------------------------------------------
+# Start-up
+# ---------------------------------------------------------------------------------------------
+
+proc ::polyboot::Main {argv} {
+    UseUtf8
+    OpenChannels
+    if {[llength $argv] != 3} {
+        InitError Runtime.InvalidEntrypoint \
+            "usage: tclsh adapter.tcl <handler file> <function> <module>, got: $argv" {}
+    }
+    LoadHandler {*}$argv
+    Reply [json::object type [json::string ready]]
+    Serve
+    exit 0
+}
+
+# UseUtf8 -- make UTF-8 the system encoding (file names, exec arguments, environment, and files
+# the handler opens). Started with an empty locale, tclsh decodes the environment as iso8859-1,
+# which keeps every byte as one character: such values are decoded again as UTF-8.
+proc ::polyboot::UseUtf8 {} {
+    set wasLatin1 [expr {[encoding system] eq "iso8859-1"}]
+    encoding system utf-8
+    if {!$wasLatin1} {
+        return
+    }
+    foreach name [array names ::env] {
+        set value $::env($name)
+        if {![regexp {[\u0080-\u00ff]} $value]} {
+            continue
+        }
+        # Bytes that are not UTF-8 decode to the same characters: leave those variables alone.
+        set decoded [encoding convertfrom utf-8 [encoding convertto iso8859-1 $value]]
+        if {$decoded ne $value} {
+            set ::env($name) $decoded
+        }
+    }
+}
+
+# OpenChannels -- reopens fds 0, 1 and 3 as private channels (Tcl marks them close-on-exec, so
+# programs the handler runs do not get them), then gives the handler /dev/null as stdin and the
+# log stream as stdout. On Linux /dev/fd/N opens the same pipe again. When a standard channel is
+# closed, Tcl makes the next channel opened the new standard channel, and the kernel gives it the
+# lowest free descriptor: closing stdin and opening /dev/null puts /dev/null on fd 0 for Tcl and
+# for child processes alike.
+proc ::polyboot::OpenChannels {} {
+    variable in
+    variable out
+    variable body
+
+    if {[catch {open /dev/fd/1 {WRONLY APPEND}} out]} {
+        # Nothing private to answer on: say it on fd 1 as it is.
+        set reason $out
+        set out stdout
+        InitError Runtime.AdapterError "cannot reopen fd 1 (channel out): $reason" {}
+    }
+    fconfigure $out -translation lf -encoding utf-8 -buffering full
+    if {[catch {open /dev/fd/0 RDONLY} in]} {
+        InitError Runtime.AdapterError "cannot reopen fd 0 (channel in): $in" {}
+    }
+    # Invoke lines are read as bytes: the event is cut out of the line before it is decoded.
+    fconfigure $in -translation binary -buffersize 1048576
+    if {[catch {open /dev/fd/3 {WRONLY APPEND}} body]} {
+        InitError Runtime.AdapterError "cannot reopen fd 3 (body stream): $body" {}
+    }
+    fconfigure $body -translation lf -encoding utf-8 -buffering full -buffersize 1048576
+
+    close stdin
+    open /dev/null RDONLY
+    close stdout
+    if {[catch {open /dev/fd/2 {WRONLY APPEND NOCTTY}} msg]} {
+        InitError Runtime.AdapterError "cannot open the log stream (fd 2) as stdout: $msg" {}
+    }
+    fconfigure stdin -encoding utf-8 -translation lf
+    fconfigure stdout -encoding utf-8 -translation lf -buffering line
+    fconfigure stderr -encoding utf-8 -translation lf
+}
+
+# LoadHandler file function module -- sources the handler file into the global namespace and
+# finds the handler command. Exits with an init_error when either fails.
+proc ::polyboot::LoadHandler {file function module} {
+    variable handler
+    variable staticContext
+
+    if {![file readable $file]} {
+        InitError Runtime.ImportModuleError \
+            "Unable to import module '$module': cannot read handler file '$file'" {}
+    }
+    if {[catch {uplevel #0 [list source -encoding utf-8 $file]} msg opts]} {
+        InitError Runtime.UserCodeSyntaxError "Unable to load '$file': $msg" \
+            [StackTrace [dict get $opts -errorinfo]]
+    }
+
+    set name [expr {[string match ::* $function] ? $function : "::$function"}]
+    set handler [namespace which -command $name]
+    if {$handler eq ""} {
+        InitError Runtime.HandlerNotFound \
+            "Handler '$function' missing on module '$module': no such command after sourcing '$file'" {}
+    }
+    if {[info procs $handler] ne "" && ![AcceptsTwoArgs $handler]} {
+        InitError Runtime.HandlerNotFound \
+            "Handler '$function' on module '$module' must take two arguments (event context), it takes: [info args $handler]" {}
+    }
+
+    set staticContext [dict create \
+        function_name      [EnvOr AWS_LAMBDA_FUNCTION_NAME] \
+        function_version   [EnvOr AWS_LAMBDA_FUNCTION_VERSION] \
+        memory_limit_in_mb [EnvOr AWS_LAMBDA_FUNCTION_MEMORY_SIZE] \
+        log_group_name     [EnvOr AWS_LAMBDA_LOG_GROUP_NAME] \
+        log_stream_name    [EnvOr AWS_LAMBDA_LOG_STREAM_NAME]]
+}
+
+# AcceptsTwoArgs proc -- 1 when the proc can be called with exactly two arguments.
+proc ::polyboot::AcceptsTwoArgs {proc} {
+    set params [info args $proc]
+    set required 0
+    foreach param $params {
+        if {$param ne "args" && ![info default $proc $param -]} {
+            incr required
+        }
+    }
+    set takesRest [expr {[lindex $params end] eq "args"}]
+    return [expr {$required <= 2 && ([llength $params] >= 2 || $takesRest)}]
+}
+
+proc ::polyboot::EnvOr {name {default ""}} {
+    if {[info exists ::env($name)]} {
+        return $::env($name)
+    }
+    return $default
+}
+
+# ---------------------------------------------------------------------------------------------
+# Invocations
+# ---------------------------------------------------------------------------------------------
+
+# Serve -- answers invoke lines until fd 0 reaches end of file.
+proc ::polyboot::Serve {} {
+    variable in
+    while {[gets $in line] >= 0} {
+        if {[eof $in]} {
+            break   ;# a partial last line: the bootstrap is gone
+        }
+        Invoke $line
+        unset line
+    }
+}
+
+# Invoke line -- one invocation, from invoke line to reply.
+proc ::polyboot::Invoke {line} {
+    variable handler
+    variable body
+
+    if {[catch {ParseInvoke $line} invoke]} {
+        # Without a request id there is no valid answer; the bootstrap restarts a worker that exits.
+        Log "polyboot: unreadable invoke line ([string length $line] bytes): $invoke"
+        exit 1
+    }
+    set id [dict get $invoke id]
+    if {[catch {json::decode [dict get $invoke event_json]} event]} {
+        ReplyError $id Runtime.UnmarshalError "Could not parse the event: $event" {}
+        return
+    }
+    set context [MakeContext $invoke]
+    set traceId [dict get $context trace_id]
+    if {$traceId eq ""} {
+        unset -nocomplain ::env(_X_AMZN_TRACE_ID)
+    } else {
+        set ::env(_X_AMZN_TRACE_ID) $traceId
+    }
+    unset invoke
+
+    # Called from the global level, like a command typed at the top of the handler file.
+    set code [catch {uplevel #0 [list $handler $event $context]} result opts]
+    unset event context
+    FlushLogs
+
+    switch -- $code {
+        0 - 2 {
+            puts -nonewline $body $result
+            flush $body
+            Reply [json::object type [json::string response] id [json::string $id]]
+        }
+        1 {
+            ReplyError $id [ErrorType [dict get $opts -errorcode]] $result \
+                [StackTrace [dict get $opts -errorinfo]]
+        }
+        default {
+            set name [expr {$code == 3 ? "break" : $code == 4 ? "continue" : "return -code $code"}]
+            ReplyError $id TclError \
+                "handler ended with '$name' ([string range $result 0 199]) instead of returning a result" {}
+        }
+    }
+}
+
+# ParseInvoke line -- the members of an invoke line (the raw bytes read from fd 0) as a dict with
+# one more member, event_json: the text of the event exactly as it is in the line. The header
+# members are decoded from a prefix of the line; the event, always the last member, is cut out
+# of the bytes and decoded from UTF-8 once, without copying the whole line as characters.
+proc ::polyboot::ParseInvoke {line} {
+    variable headerPrefix
+    set lineLength [string length $line]
+    if {[string index $line end] ne "\}"} {
+        error "the line does not end with '\}'"
+    }
+    set size $headerPrefix
+    while 1 {
+        set prefix [encoding convertfrom utf-8 [string range $line 0 [expr {$size - 1}]]]
+        if {![catch {ParseHeader $prefix} parsed]} {
+            break
+        }
+        if {$size >= $lineLength} {
+            error $parsed
+        }
+        # The prefix ended inside a member (or a character): decode more of the line.
+        set size [expr {$size * 4}]
+    }
+    lassign $parsed invoke eventAt
+    foreach {name pattern} {id {} deadline_ms {^-?[0-9]+$}} {
+        if {![dict exists $invoke $name]} {
+            error "member '$name' is missing"
+        }
+        if {$pattern ne "" && ![regexp $pattern [dict get $invoke $name]]} {
+            error "member '$name' is not an integer"
+        }
+    }
+    set eventByte [string length [encoding convertto utf-8 [string range $prefix 0 [expr {$eventAt - 1}]]]]
+    dict set invoke event_json \
+        [encoding convertfrom utf-8 [string range $line $eventByte [expr {$lineLength - 2}]]]
+    return $invoke
+}
+
+# ParseHeader text -- reads the members of the invoke object up to "event". Returns a list: the
+# dict of the members before it, and the index in text where the event's value starts.
+proc ::polyboot::ParseHeader {text} {
+    set i [json::impl::SkipWs $text 0]
+    if {[string index $text $i] ne "\{"} {
+        error "the line is not a JSON object"
+    }
+    set members {}
+    while 1 {
+        set i [json::impl::SkipWs $text [expr {$i + 1}]]
+        if {[string index $text $i] ne "\""} {
+            error "expected a member name at offset $i"
+        }
+        set end [json::impl::ScanString $text $i]
+        set name [json::impl::StringValue [string range $text [expr {$i + 1}] [expr {$end - 2}]]]
+        set i [json::impl::SkipWs $text $end]
+        if {[string index $text $i] ne ":"} {
+            error "expected ':' at offset $i"
+        }
+        set i [json::impl::SkipWs $text [expr {$i + 1}]]
+        if {$name eq "event"} {
+            return [list $members $i]
+        }
+        set end [json::impl::Scan $text $i]
+        switch -- [string index $text $i] {
+            "\"" {
+                set value [json::impl::StringValue \
+                    [string range $text [expr {$i + 1}] [expr {$end - 2}]]]
+            }
+            "\{" - "\[" {
+                set value [json::decode [string range $text $i [expr {$end - 1}]]]
+            }
+            default {
+                set value [string range $text $i [expr {$end - 1}]]   ;# number or literal
+            }
+        }
+        dict set members $name $value
+        set i [json::impl::SkipWs $text $end]
+        if {[string index $text $i] ne ","} {
+            error "no 'event' member"
+        }
+    }
+}
+
+# MakeContext invoke -- the context dict handed to the handler.
+proc ::polyboot::MakeContext {invoke} {
+    variable staticContext
+    return [dict merge \
+        [dict create \
+            request_id           [dict get $invoke id] \
+            deadline_ms          [dict get $invoke deadline_ms] \
+            invoked_function_arn [Member $invoke invoked_function_arn]] \
+        $staticContext \
+        [dict create \
+            trace_id       [Member $invoke trace_id] \
+            client_context [OptionalJson client_context [Member $invoke client_context]] \
+            identity       [OptionalJson cognito_identity [Member $invoke cognito_identity]] \
+            tenant_id      [Member $invoke tenant_id] \
+            event_json     [dict get $invoke event_json]]]
+}
+
+proc ::polyboot::Member {dict name} {
+    if {[dict exists $dict $name]} {
+        return [dict get $dict $name]
+    }
+    return ""
+}
+
+# OptionalJson member text -- the decoded JSON text of a header member, or "" when it is empty
+# or not valid JSON (logged).
+proc ::polyboot::OptionalJson {member text} {
+    if {$text eq ""} {
+        return ""
+    }
+    if {[catch {json::decode $text} value]} {
+        Log "polyboot: ignoring $member, it is not valid JSON: $value"
+        return ""
+    }
+    return $value
+}
+
+# ---------------------------------------------------------------------------------------------
+# Replies, errors and logs
+# ---------------------------------------------------------------------------------------------
+
+proc ::polyboot::Reply {line} {
+    variable out
+    puts $out $line
+    flush $out
+}
+
+proc ::polyboot::ReplyError {id type message stackTrace} {
+    Reply [json::object \
+        type         [json::string error] \
+        id           [json::string $id] \
+        errorType    [json::string $type] \
+        errorMessage [json::string $message] \
+        stackTrace   [json::array_of_strings $stackTrace]]
+}
+
+# InitError type message stackTrace -- reports that the handler cannot be loaded, and exits.
+proc ::polyboot::InitError {type message stackTrace} {
+    Reply [json::object \
+        type         [json::string init_error] \
+        errorType    [json::string $type] \
+        errorMessage [json::string $message] \
+        stackTrace   [json::array_of_strings $stackTrace]]
+    exit 1
+}
+
+# ErrorType errorcode -- the errorType reported for a Tcl error: the leading words of -errorcode
+# that look like names (letters, digits, '_' and '.'), at most three, joined with dots.
+# {MYAPP NOTFOUND} -> MYAPP.NOTFOUND, {POSIX ENOENT {no such file}} -> POSIX.ENOENT,
+# {TCL LOOKUP COMMAND foo} -> TCL.LOOKUP.COMMAND, Function.Custom -> Function.Custom,
+# NONE or nothing usable -> TclError.
+proc ::polyboot::ErrorType {errorcode} {
+    set words {}
+    if {[catch {llength $errorcode}]} {
+        return TclError   ;# not a list
+    }
+    foreach word $errorcode {
+        if {[llength $words] == 3 || ![regexp {^[A-Za-z_][A-Za-z0-9_.]*$} $word]} {
+            break
+        }
+        lappend words $word
+    }
+    if {$words eq "" || $words eq "NONE"} {
+        return TclError
+    }
+    return [join $words .]
+}
+
+# StackTrace errorinfo -- the lines of -errorinfo, without the adapter's own frames: everything
+# from the `uplevel` that ran the handler (or the source command) on.
+proc ::polyboot::StackTrace {errorinfo} {
+    set at [string last "\n    (\"uplevel\" body line 1)" $errorinfo]
+    if {$at >= 0} {
+        set errorinfo [string range $errorinfo 0 [expr {$at - 1}]]
+        # ...and the command the uplevel ran, which shows the (possibly large) arguments.
+        set at [string last "\n    invoked from within\n" $errorinfo]
+        if {$at < 0} {
+            set at [string last "\n    while executing\n" $errorinfo]
+        }
+        if {$at >= 0} {
+            set errorinfo [string range $errorinfo 0 [expr {$at - 1}]]
+        }
+    }
+    return [split $errorinfo \n]
+}
+
+# FlushLogs -- pushes out what the handler wrote, so its log lines reach the bootstrap before
+# the reply does.
+proc ::polyboot::FlushLogs {} {
+    catch {flush stdout}
+    catch {flush stderr}
+}
+
+proc ::polyboot::Log {message} {
+    catch {puts stderr $message}
+}
+
+# ---------------------------------------------------------------------------------------------
+# For handlers
+# ---------------------------------------------------------------------------------------------
+
+namespace eval ::lambda {}
+
+# lambda::remaining_ms context -- milliseconds left before the invocation's deadline (never < 0).
+proc ::lambda::remaining_ms {context} {
+    set deadline [dict get $context deadline_ms]
+    if {![string is entier -strict $deadline]} {
+        return -code error "lambda::remaining_ms: deadline_ms is not an integer: $deadline"
+    }
+    set left [expr {$deadline - [clock milliseconds]}]
+    return [expr {$left > 0 ? $left : 0}]
+}
+
+if {[catch {::polyboot::Main $argv} msg opts]} {
+    ::polyboot::Log "polyboot: adapter failed: [dict get $opts -errorinfo]"
+    exit 1
+}

@@ -1,0 +1,475 @@
+# json.tcl -- a JSON reader and writer in pure Tcl 8.6 (no tcllib, no C extension).
+#
+# Reading:
+#     json::decode text          -> Tcl value
+#         object -> dict, array -> list, string -> string, number -> its JSON text,
+#         true / false / null -> the words true / false / null.
+#         Invalid JSON raises an error with errorcode {JSON SYNTAX offset} (or {JSON DEPTH offset}
+#         for nesting deeper than json::impl::maxDepth) and a message giving line, column and offset.
+#
+# Writing (every proc returns JSON text; values passed to array/object are JSON texts):
+#     json::string s             -> "..." (quotes, backslashes and control characters escaped,
+#                                   everything else as raw UTF-8)
+#     json::number n             -> n, if it is a JSON number (error otherwise)
+#     json::bool b               -> true / false, from any Tcl boolean (1, 0, yes, no, on, off, ...)
+#     json::null                 -> null
+#     json::array ?json ...?     -> [json,...]
+#     json::object ?key json ...?-> {"key":json,...}
+#     json::array_of_strings list  -> ["a","b",...]
+#     json::object_of_strings dict -> {"k":"v",...}
+#
+# How decoding is fast: a JSON text is turned into Tcl list syntax and Tcl's own (C) list parser
+# builds the value. JSON strings are already valid Tcl list "quoted elements" once escaped quotes
+# are written as \x22 and braces as \{ \}: every JSON escape (\" \\ \/ \b \f \n \r \t \uXXXX) is a
+# Tcl backslash sequence with the same meaning. The text is split at its quotes (C), the parts
+# outside strings -- the skeleton -- are checked against the JSON grammar with a few regular
+# expressions and string maps that run in C, brackets become braces and ':' ',' become spaces,
+# and [format] puts the strings back. No Tcl-level loop runs per character, and only a trivial one
+# per string. Nothing in the text is ever evaluated. When the fast check fails (or the nesting
+# is too deep for it), a precise scanner walks the text token by token to report the first error
+# with its position.
+#
+# Inside namespace ::json the commands [string] and [array] are json's own: code here uses
+# ::string where it means Tcl's command. The machinery lives in ::json::impl, which is private.
+
+package require Tcl 8.6
+
+namespace eval ::json {
+    namespace eval impl {
+        # Deepest nesting of arrays and objects that json::decode accepts.
+        variable maxDepth 10000
+
+        # A JSON number, and the characters numbers and the literals true/false/null are made of.
+        variable numberRE {-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?}
+        variable scalarRE "(?:$numberRE|true|false|null)"
+        variable scalarChars {0-9a-zA-Z.+\-}
+
+        # The contents of a JSON string: anything but quote, backslash and control characters,
+        # or a valid escape.
+        variable stringBodyRE {(?:[^"\\\x00-\x1f]|\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4}))*}
+
+        # Escaping for json::string. The common characters come first; the rest of U+0000-U+001F
+        # only when such a character is present (string map's cost grows with its key count).
+        variable commonEscapes [list \\ \\\\ \" \\\" \n \\n \r \\r \t \\t]
+        variable controlEscapes [list \b \\b \f \\f]
+        for {set c 0} {$c < 0x20} {incr c} {
+            if {[format %c $c] ni {\n \r \t \b \f}} {
+                lappend controlEscapes [format %c $c] [format {\u%04x} $c]
+            }
+        }
+        unset c
+    }
+}
+
+# ---------------------------------------------------------------------------------------------
+# Reading
+# ---------------------------------------------------------------------------------------------
+
+# json::decode text -- the Tcl value of the JSON text (see the top of this file for the mapping).
+proc ::json::decode {text} {
+    return [impl::Decode $text]
+}
+
+proc ::json::impl::Decode {text} {
+    set status [Prepare $text fmt strings]
+    if {$status ne "ok"} {
+        # Raises an error with a position when the text is invalid.
+        Validate $text
+        if {$status eq "invalid"} {
+            return -code error -errorcode {JSON INTERNAL} \
+                "json::decode: internal error: fast check rejected a text the scanner accepts"
+        }
+    }
+    # The result is a Tcl list of exactly one element: the value.
+    return [lindex [format $fmt {*}$strings] 0]
+}
+
+# Prepare text fmtVar stringsVar -- the fast path. Sets fmt to the skeleton in Tcl list syntax
+# with a "%s" in place of each string, and strings to the string contents in order, ready to be
+# put back with [format]. Returns ok (the text is valid JSON), invalid, or unsure (valid as far
+# as the fast check can tell, but nested too deeply for it: the caller validates with the scanner).
+proc ::json::impl::Prepare {text fmtVar stringsVar} {
+    upvar 1 $fmtVar fmt $stringsVar strings
+
+    # Raw control characters: only JSON whitespace, and only outside strings (checked below).
+    set hasControl [regexp {[\x00-\x1f]} $text]
+    if {$hasControl && [regexp {[\x00-\x08\x0b\x0c\x0e-\x1f]} $text]} {
+        return invalid
+    }
+
+    # Escapes. \" becomes \x22 so that every quote left in the text delimits a string; \\ maps to
+    # itself so that string map consumes it as a pair (\\" is a backslash, then the closing quote).
+    # Braces become \{ \} so that strings cannot unbalance the braces of the Tcl list text.
+    if {[::string first \\ $text] >= 0} {
+        if {![EscapesValid $text]} {
+            return invalid
+        }
+        set text [::string map {\\\\ \\\\ \\\" \\x22 \{ \\\{ \} \\\}} $text]
+    } else {
+        set text [::string map {\{ \\\{ \} \\\}} $text]
+    }
+
+    # Even elements are outside strings, odd ones are string contents.
+    set parts [split $text \"]
+    if {[llength $parts] % 2 == 0} {
+        return invalid
+    }
+    set strings [lrange [lmap {outside inside} $parts {set inside}] 0 end-1]
+    set skeleton [join [lmap {outside inside} $parts {set outside}] \x01]
+    unset parts text
+
+    if {$hasControl && [regexp {[\t\n\r]} [join $strings ""]]} {
+        return invalid
+    }
+    set status [CheckSkeleton $skeleton]
+    if {$status eq "invalid"} {
+        return invalid
+    }
+    set fmt [::string map {\[ \{ \] \} : " " , " " \\\{ \{ \\\} \} \x01 {"%s"}} $skeleton]
+    return $status
+}
+
+# EscapesValid text -- 1 when every backslash in text starts a valid JSON escape. The valid
+# two-character escapes are removed (string map works left to right, so \\ pairs are consumed
+# whole); whatever backslash is left must start \uXXXX.
+proc ::json::impl::EscapesValid {text} {
+    set rest [::string map {\\\\ "" \\\" "" \\/ "" \\b "" \\f "" \\n "" \\r "" \\t ""} $text]
+    return [expr {![regexp {\\(?!u[0-9a-fA-F]{4})} $rest]}]
+}
+
+# CheckSkeleton skeleton -- checks the text outside strings (each string replaced by \x01, braces
+# escaped as \{ \}) against the JSON grammar. Returns ok, invalid or unsure (see Prepare).
+proc ::json::impl::CheckSkeleton {skeleton} {
+    variable skeletonRE
+    variable valueRE
+    variable containerRE
+
+    # Lexical check, one pass: only structure, whitespace and strings between scalars, every
+    # scalar a number or literal, two scalars never separated by whitespace alone, no stray
+    # backslash or any other character (a '%' would reach [format]).
+    if {![regexp $skeletonRE $skeleton]} {
+        return invalid
+    }
+
+    # Grammar. With whitespace gone, arrays and objects up to three levels deep are reduced to
+    # "#" until one value is left; each pass removes three levels of nesting, usually in one
+    # long match. Very deep texts go to the scanner.
+    set g $skeleton
+    foreach ws {" " "\t" "\n" "\r"} {
+        if {[::string first $ws $g] >= 0} {
+            set g [::string map {" " "" \t "" \n "" \r ""} $g]
+            break
+        }
+    }
+    for {set pass 0} {$pass < 22} {incr pass} {
+        if {[regexp $valueRE $g]} {
+            return ok
+        }
+        if {![regsub -all $containerRE $g # g]} {
+            return invalid
+        }
+    }
+    return unsure
+}
+
+# Regular expressions for CheckSkeleton.
+namespace eval ::json::impl {
+    apply {{} {
+        variable scalarRE
+        variable scalarChars
+        variable skeletonRE
+        variable valueRE
+        variable containerRE
+
+        set ws {[ \t\n\r]}
+        set punct {(?:[\x01\[\]:,]|\\[{}])}
+        set sep "(?:$ws|$punct)"
+        set skeletonRE "^${sep}*(?:${scalarRE}(?:$ws*$punct$sep*|$ws*\$))*\$"
+
+        # A value in the whitespace-free skeleton: a scalar, a string, or an already reduced
+        # container. container(v) is an array or object whose members are v.
+        set value "(?:\[$scalarChars\]+|\x01|#)"
+        set valueRE "^$value\$"
+        set v $value
+        for {set level 1} {$level <= 3} {incr level} {
+            set container "\\\\\\{(?:\x01:${v}(?:,\x01:$v)*)?\\\\\\}|\\\[(?:${v}(?:,$v)*)?\\\]"
+            set v "(?:$value|$container)"
+        }
+        set containerRE $container
+    } ::json::impl}
+}
+
+# Validate text -- walks the whole text and raises an error at the first place where it is not
+# valid JSON. Returns nothing when it is valid.
+proc ::json::impl::Validate {text} {
+    set end [SkipWs $text [Scan $text 0]]
+    if {$end < [::string length $text]} {
+        Fail $text $end "unexpected data after the JSON value"
+    }
+}
+
+# Scan text i -- skips one JSON value starting at index i (after optional whitespace) and returns
+# the index just after it. Raises an error with the position when the text is not valid JSON there.
+# Iterative: nesting depth is limited by maxDepth, not by the Tcl or C stack.
+proc ::json::impl::Scan {text i} {
+    variable maxDepth
+    set stack ""   ;# one character per open container: o (object) or a (array)
+    set expectValue 1
+    while 1 {
+        if {$expectValue} {
+            set i [SkipWs $text $i]
+            switch -exact -- [::string index $text $i] {
+                "\{" - "\[" {
+                    if {[::string length $stack] >= $maxDepth} {
+                        Fail $text $i "nesting deeper than $maxDepth levels" DEPTH
+                    }
+                    set open [::string index $text $i]
+                    set i [SkipWs $text [expr {$i + 1}]]
+                    set close [::string index $text $i]
+                    if {($open eq "\{" && $close eq "\}") || ($open eq "\[" && $close eq "\]")} {
+                        incr i   ;# empty container
+                        set expectValue 0
+                    } elseif {$open eq "\{"} {
+                        append stack o
+                        set i [ScanKey $text $i]
+                    } else {
+                        append stack a
+                    }
+                }
+                "\"" {
+                    set i [ScanString $text $i]
+                    set expectValue 0
+                }
+                default {
+                    set i [ScanScalar $text $i]
+                    set expectValue 0
+                }
+            }
+            continue
+        }
+        # After a value: done at the top level, else ',' or the end of the enclosing container.
+        if {$stack eq ""} {
+            return $i
+        }
+        set i [SkipWs $text $i]
+        set c [::string index $text $i]
+        set inObject [expr {[::string index $stack end] eq "o"}]
+        if {$c eq ","} {
+            set i [expr {$i + 1}]
+            if {$inObject} {
+                set i [ScanKey $text [SkipWs $text $i]]
+            }
+            set expectValue 1
+        } elseif {($inObject && $c eq "\}") || (!$inObject && $c eq "\]")} {
+            incr i
+            set stack [::string range $stack 0 end-1]
+        } elseif {$inObject} {
+            Fail $text $i "expected ',' or '\}' after an object member"
+        } else {
+            Fail $text $i "expected ',' or '\]' after an array element"
+        }
+    }
+}
+
+# ScanKey text i -- an object key and its colon at i; returns the index after the colon.
+proc ::json::impl::ScanKey {text i} {
+    if {[::string index $text $i] ne "\""} {
+        Fail $text $i "expected a string as object key"
+    }
+    set i [SkipWs $text [ScanString $text $i]]
+    if {[::string index $text $i] ne ":"} {
+        Fail $text $i "expected ':' after the object key"
+    }
+    return [expr {$i + 1}]
+}
+
+# ScanString text i -- the string starting with the quote at i; returns the index after its
+# closing quote.
+proc ::json::impl::ScanString {text i} {
+    variable stringBodyRE
+    regexp -start [expr {$i + 1}] -indices "\\A$stringBodyRE" $text span
+    set end [expr {[lindex $span 1] + 1}]
+    set c [::string index $text $end]
+    if {$c eq "\""} {
+        return [expr {$end + 1}]
+    }
+    if {$c eq ""} {
+        Fail $text $i "unterminated string"
+    } elseif {$c eq "\\"} {
+        Fail $text $end "invalid escape in string"
+    } else {
+        Fail $text $end [format "unescaped control character U+%04X in string" [scan $c %c]]
+    }
+}
+
+# ScanScalar text i -- a number or true/false/null at i; returns the index after it.
+proc ::json::impl::ScanScalar {text i} {
+    variable scalarRE
+    variable scalarChars
+    if {![regexp -start $i -indices "\\A\[$scalarChars\]+" $text span]} {
+        if {$i >= [::string length $text]} {
+            Fail $text $i "unexpected end of input, expected a value"
+        }
+        Fail $text $i "expected a value"
+    }
+    set word [::string range $text {*}$span]
+    if {![regexp "^$scalarRE\$" $word]} {
+        if {[::string length $word] > 40} {
+            set word "[::string range $word 0 39]..."
+        }
+        Fail $text $i "invalid number or literal '$word'"
+    }
+    return [expr {[lindex $span 1] + 1}]
+}
+
+# SkipWs text i -- the index of the first non-whitespace character at or after i.
+proc ::json::impl::SkipWs {text i} {
+    if {[::string index $text $i] ni {" " "\t" "\n" "\r"}} {
+        return $i
+    }
+    regexp -start $i -indices {\A[ \t\n\r]*} $text span
+    return [expr {[lindex $span 1] + 1}]
+}
+
+# Fail text i message ?kind? -- raises the error for a problem at character offset i.
+proc ::json::impl::Fail {text i message {kind SYNTAX}} {
+    set before [::string range $text 0 [expr {$i - 1}]]
+    set line [expr {[regexp -all {\n} $before] + 1}]
+    set column [expr {$i - [::string last \n $before]}]
+    return -code error -level 2 -errorcode [list JSON $kind $i] \
+        "invalid JSON: $message at line $line, column $column (offset $i)"
+}
+
+# StringValue content -- the value of a JSON string from the text between its quotes, which must
+# already be known to be valid (ScanString).
+proc ::json::impl::StringValue {content} {
+    return [lindex "\"[::string map {\\\\ \\\\ \\\" \\x22 \{ \\\{ \} \\\}} $content]\"" 0]
+}
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+# ---------------------------------------------------------------------------------------------
+
+# json::string s -- s as a JSON string.
+proc ::json::string {s} {
+    variable impl::commonEscapes
+    variable impl::controlEscapes
+    set s [::string map $commonEscapes $s]
+    if {[regexp {[\x00-\x08\x0b\x0c\x0e-\x1f]} $s]} {
+        set s [::string map $controlEscapes $s]
+    }
+    # Tcl 8.6 keeps characters above U+FFFF as surrogate pairs, which are written as proper
+    # UTF-8. A lone surrogate has no UTF-8 form: write it as an escape.
+    if {[regexp {[\ud800-\udfff]} $s]} {
+        set s [impl::EscapeLoneSurrogates $s]
+    }
+    return "\"$s\""
+}
+
+proc ::json::impl::EscapeLoneSurrogates {s} {
+    if {![regexp {[\ud800-\udbff](?![\udc00-\udfff])|(?:^|[^\ud800-\udbff])[\udc00-\udfff]} $s]} {
+        return $s   ;# pairs only
+    }
+    set out ""
+    set from 0
+    foreach span [regexp -all -inline -indices {[\ud800-\udbff][\udc00-\udfff]|[\ud800-\udfff]} $s] {
+        lassign $span first last
+        if {$first == $last} {
+            append out [::string range $s $from [expr {$first - 1}]] \
+                [format {\u%04x} [scan [::string index $s $first] %c]]
+            set from [expr {$last + 1}]
+        }
+    }
+    return [append out [::string range $s $from end]]
+}
+
+# json::number n -- n, which must be written as a JSON number (no hex, no Inf/NaN, no leading +).
+proc ::json::number {n} {
+    variable impl::numberRE
+    if {![regexp "^$numberRE\$" $n]} {
+        return -code error -errorcode {JSON VALUE NUMBER} \
+            "json::number: not a JSON number: [impl::Excerpt $n]"
+    }
+    return $n
+}
+
+# json::bool b -- true or false, from any Tcl boolean.
+proc ::json::bool {b} {
+    if {[::string is true -strict $b]} {
+        return true
+    }
+    if {[::string is false -strict $b]} {
+        return false
+    }
+    return -code error -errorcode {JSON VALUE BOOL} \
+        "json::bool: not a boolean: [impl::Excerpt $b]"
+}
+
+# json::null -- null.
+proc ::json::null {} {
+    return null
+}
+
+# json::array ?value ...? -- a JSON array of the given JSON texts.
+proc ::json::array {args} {
+    foreach value $args {
+        impl::CheckJson $value json::array "element"
+    }
+    return "\[[join $args ,]\]"
+}
+
+# json::object ?key value ...? -- a JSON object; keys are Tcl strings, values JSON texts.
+proc ::json::object {args} {
+    if {[llength $args] % 2} {
+        return -code error -errorcode {JSON VALUE ARGS} \
+            "json::object: expected key value pairs, got [llength $args] arguments"
+    }
+    set members {}
+    foreach {key value} $args {
+        impl::CheckJson $value json::object "value for key [impl::Excerpt $key]"
+        lappend members "[string $key]:$value"
+    }
+    return "\{[join $members ,]\}"
+}
+
+# json::array_of_strings list -- a JSON array of strings.
+proc ::json::array_of_strings {list} {
+    return "\[[join [lmap s $list {string $s}] ,]\]"
+}
+
+# json::object_of_strings dict -- a JSON object whose values are strings.
+proc ::json::object_of_strings {dict} {
+    set members {}
+    dict for {key value} $dict {
+        lappend members "[string $key]:[string $value]"
+    }
+    return "\{[join $members ,]\}"
+}
+
+# CheckJson value caller what -- a cheap guard against the usual builder mistake, passing a plain
+# Tcl value where JSON text is expected ([json::object name Bob] instead of
+# [json::object name [json::string Bob]]). Texts starting with a quote, brace or bracket are
+# trusted; anything else must be a number or true/false/null.
+proc ::json::impl::CheckJson {value caller what} {
+    variable scalarRE
+    set trimmed [::string trim $value " \t\n\r"]
+    set first [::string index $trimmed 0]
+    if {$first eq "\"" || $first eq "\{" || $first eq "\["} {
+        return
+    }
+    if {[regexp "^$scalarRE\$" $trimmed]} {
+        return
+    }
+    return -code error -level 2 -errorcode {JSON VALUE NOTJSON} \
+        "$caller: $what is not JSON text: [Excerpt $value] (wrap strings with json::string)"
+}
+
+# Excerpt s -- s quoted and shortened, for error messages.
+proc ::json::impl::Excerpt {s} {
+    if {[::string length $s] > 60} {
+        set s "[::string range $s 0 56]..."
+    }
+    return "\"$s\""
+}
+
+package provide polyboot::json 1.0
