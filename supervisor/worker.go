@@ -164,6 +164,14 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 	for got := false; !got; {
 		select {
 		case l := <-p.lines:
+			if l.err != nil && w.exitsSoon(p) {
+				// The channel closed because the worker is dying: report the death.
+				p.in.Close()
+				if written != nil {
+					<-written
+				}
+				return nil, w.died(ctx, p, started)
+			}
 			reply, got = l, true
 		case err := <-written:
 			written = nil
