@@ -270,6 +270,3 @@ make_zip() {
 		TZ=UTC zip -q -X -y -9 -@ "$tmp")
 	mv -f "$tmp" "$zip"
 }
-
-# unzipped_size ZIP prints the sum of the uncompressed sizes of ZIP's entries.
-unzipped_size() { unzip -Zt "$1" | awk '{print $3}'; }
