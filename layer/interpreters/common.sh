@@ -46,7 +46,8 @@ lock_cache() {
 	export POLYBOOT_CACHE_LOCKED=1
 }
 
-# set_arch validates ARCH (Lambda's names: amd64, arm64) and sets TRIPLET, ELF_MACHINE, ...
+# set_arch validates ARCH (Lambda's names: amd64, arm64) and sets TRIPLET, APT_ROOT, DEB_CACHE and
+# BUILD_DIR for it.
 set_arch() {
 	ARCH="$1"
 	case "$ARCH" in
