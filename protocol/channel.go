@@ -181,7 +181,11 @@ func (l *LineReader) ReadLine() ([]byte, error) {
 	l.buf = l.buf[:0]
 	for {
 		chunk, err := l.r.ReadSlice('\n')
-		if len(l.buf)+len(chunk) > l.max+1 {
+		n := len(l.buf) + len(chunk)
+		if err == nil {
+			n-- // the '\n' is not part of the line
+		}
+		if n > l.max {
 			l.discardLine(err)
 			return nil, fmt.Errorf("%w: over %d bytes", ErrLineTooLong, l.max)
 		}
