@@ -4,6 +4,7 @@ go 1.26.8
 
 require (
 	github.com/spf13/pflag v1.1.0
+	go.uber.org/goleak v1.3.0
 	go.uber.org/zap v1.28.0
 )
 
