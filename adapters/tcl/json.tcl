@@ -121,7 +121,18 @@ proc ::json::impl::Prepare {text fmtVar stringsVar} {
     if {$hasControl && [regexp {[\t\n\r]} [join $strings ""]]} {
         return invalid
     }
-    set status [CheckSkeleton $skeleton]
+    if {![LexicallyValid $skeleton]} {
+        return invalid
+    }
+    # Insignificant whitespace goes: the grammar check wants none, and without it containers of
+    # numbers print as canonical Tcl lists.
+    foreach ws {" " "\t" "\n" "\r"} {
+        if {[::string first $ws $skeleton] >= 0} {
+            set skeleton [::string map {" " "" \t "" \n "" \r ""} $skeleton]
+            break
+        }
+    }
+    set status [GrammarStatus $skeleton]
     if {$status eq "invalid"} {
         return invalid
     }
@@ -133,46 +144,39 @@ proc ::json::impl::Prepare {text fmtVar stringsVar} {
 # two-character escapes are removed (string map works left to right, so \\ pairs are consumed
 # whole); whatever backslash is left must start \uXXXX.
 proc ::json::impl::EscapesValid {text} {
-    set rest [::string map {\\\\ "" \\\" "" \\/ "" \\b "" \\f "" \\n "" \\r "" \\t ""} $text]
+    set rest [::string map {\\\\ _ \\\" _ \\/ _ \\b _ \\f _ \\n _ \\r _ \\t _} $text]
     return [expr {![regexp {\\(?!u[0-9a-fA-F]{4})} $rest]}]
 }
 
-# CheckSkeleton skeleton -- checks the text outside strings (each string replaced by \x01, braces
-# escaped as \{ \}) against the JSON grammar. Returns ok, invalid or unsure (see Prepare).
-proc ::json::impl::CheckSkeleton {skeleton} {
+# LexicallyValid skeleton -- 1 when the text outside strings (each string replaced by \x01,
+# braces escaped as \{ \}) has only structure, whitespace and strings between scalars, every
+# scalar is a number or a literal, and two scalars are never separated by whitespace alone.
+# One regular expression, one pass; it also rules out a stray backslash and any other character
+# (a '%' would reach [format]).
+proc ::json::impl::LexicallyValid {skeleton} {
     variable skeletonRE
+    return [regexp $skeletonRE $skeleton]
+}
+
+# GrammarStatus skeleton -- checks the whitespace-free skeleton against the JSON grammar: arrays
+# and objects up to three levels deep are reduced to "#" until one value is left; each pass
+# removes three levels of nesting, usually in one long match. Returns ok, invalid, or unsure
+# when the nesting is too deep for this check (see Prepare).
+proc ::json::impl::GrammarStatus {skeleton} {
     variable valueRE
     variable containerRE
-
-    # Lexical check, one pass: only structure, whitespace and strings between scalars, every
-    # scalar a number or literal, two scalars never separated by whitespace alone, no stray
-    # backslash or any other character (a '%' would reach [format]).
-    if {![regexp $skeletonRE $skeleton]} {
-        return invalid
-    }
-
-    # Grammar. With whitespace gone, arrays and objects up to three levels deep are reduced to
-    # "#" until one value is left; each pass removes three levels of nesting, usually in one
-    # long match. Very deep texts go to the scanner.
-    set g $skeleton
-    foreach ws {" " "\t" "\n" "\r"} {
-        if {[::string first $ws $g] >= 0} {
-            set g [::string map {" " "" \t "" \n "" \r ""} $g]
-            break
-        }
-    }
     for {set pass 0} {$pass < 22} {incr pass} {
-        if {[regexp $valueRE $g]} {
+        if {[regexp $valueRE $skeleton]} {
             return ok
         }
-        if {![regsub -all $containerRE $g # g]} {
+        if {![regsub -all $containerRE $skeleton # skeleton]} {
             return invalid
         }
     }
     return unsure
 }
 
-# Regular expressions for CheckSkeleton.
+# Regular expressions for LexicallyValid and GrammarStatus.
 namespace eval ::json::impl {
     apply {{} {
         variable scalarRE
