@@ -82,12 +82,12 @@ _pb_unescape() {
 	printf -v "$1" '%s' "$out$s"
 }
 
-# _pb_member NAME KEY NEXT: cuts the string member KEY, which is followed by member NEXT, out of
-# _pb_head, and sets NAME to its decoded value. The layout of docs/protocol.md guarantees that
-# `","NEXT":` cannot occur inside a string.
+# _pb_member NAME KEY [NEXT]: cuts the string member KEY, which is followed by member NEXT (or
+# ends _pb_head), out of _pb_head, and sets NAME to its decoded value. The layout of
+# docs/protocol.md guarantees that `","NEXT":` cannot occur inside a string.
 _pb_member() {
 	local v=${_pb_head#*,\"$2\":\"}
-	v=${v%%\",\"$3\":*}
+	if [[ -n ${3-} ]]; then v=${v%%\",\"$3\":*}; else v=${v%\"}; fi
 	[[ $v == *\\* ]] && _pb_unescape v
 	printf -v "$1" '%s' "$v"
 }
@@ -114,7 +114,7 @@ _pb_read() {
 	_pb_member _pb_trace trace_id client_context
 	_pb_member _pb_client_context client_context cognito_identity
 	_pb_member _pb_identity cognito_identity tenant_id
-	_pb_member _pb_tenant tenant_id event
+	_pb_member _pb_tenant tenant_id
 }
 
 # lambda_remaining_ms NAME: sets NAME to the milliseconds left before the invocation's deadline.

@@ -1,0 +1,304 @@
+package e2e
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+)
+
+// language is one row of the adapter conformance table: every adapter passes the same checks.
+type language struct {
+	name      string
+	ext       string
+	fixtures  string                  // folder under testdata/conformance
+	find      func(*testing.T) string // the interpreter, or "" when missing
+	envVar    string                  // the manifest's interpreter override
+	errorType string                  // errorType of the fail handler's error
+	stack     bool                    // whether errors carry a stack trace
+	canonical func(compact string) string
+}
+
+func languages() []language {
+	bash := func(*testing.T) string { return "/bin/bash" }
+	return []language{
+		{name: "bash", ext: ".sh", fixtures: "bash", find: bash, envVar: "POLYBOOT_BASH", errorType: "Function.NonZeroExit", canonical: same},
+		{name: "tcl", ext: ".tcl", fixtures: "tcl", find: tclsh, envVar: "POLYBOOT_TCLSH", errorType: "TclError", stack: true, canonical: same},
+		{name: "python2.7", ext: ".py", fixtures: "python", find: python27, envVar: "POLYBOOT_PYTHON", errorType: "ValueError", stack: true, canonical: pythonStyle},
+		{name: "python3", ext: ".py", fixtures: "python", find: python3, envVar: "POLYBOOT_PYTHON", errorType: "ValueError", stack: true, canonical: pythonStyle},
+	}
+}
+
+func same(s string) string { return s }
+
+// pythonStyle reformats compact JSON the way Python's json.dumps writes it (", " and ": ").
+func pythonStyle(compact string) string {
+	var b strings.Builder
+	inString, escaped := false, false
+	for _, r := range compact {
+		b.WriteRune(r)
+		switch {
+		case escaped:
+			escaped = false
+		case inString && r == '\\':
+			escaped = true
+		case r == '"':
+			inString = !inString
+		case !inString && (r == ',' || r == ':'):
+			b.WriteByte(' ')
+		}
+	}
+	return b.String()
+}
+
+// TestConformance runs every adapter through the same checks, under the emulator, through the
+// runtime layer.
+func TestConformance(t *testing.T) {
+	for _, lang := range languages() {
+		t.Run(lang.name, func(t *testing.T) {
+			interp := lang.find(t)
+			if !requireInterpreter(t, lang.name, interp) {
+				return
+			}
+			c := &conformance{lang: lang, interp: interp}
+			t.Run("echo", c.echo)
+			t.Run("context", c.context)
+			t.Run("error", c.error)
+			t.Run("init-errors", c.initErrors)
+			t.Run("logs", c.logs)
+			t.Run("warm-state", c.warmState)
+		})
+	}
+}
+
+type conformance struct {
+	lang   language
+	interp string
+}
+
+// serve starts the emulator on the language's fixtures with handler function.<fn>.
+func (c *conformance) serve(t *testing.T, handler string) *emulator {
+	t.Helper()
+	dir := c.taskDir(t)
+	return startEmulator(t, function{taskDir: dir, handler: handler, env: []string{c.lang.envVar + "=" + c.interp, "AWS_LAMBDA_FUNCTION_NAME=conformance"}})
+}
+
+func (c *conformance) echo(t *testing.T) {
+	e := c.serve(t, "function.echo")
+	big := `{"data":"` + strings.Repeat("0123456789abcdef", 6*1024*1024/16-64) + `"}`
+	events := map[string]string{
+		"ascii":   `{"a":1,"b":[true,false,null],"c":{"d":"e"},"f":-12,"g":1.5}`,
+		"unicode": `{"text":"héllo wörld ☃ 😀 日本語","emoji":"🎉"}`,
+		"hostile": `{"cmd":"$(touch /tmp/x) ` + "`id`" + ` ; rm -rf / *","quote":"'\" \\\\","nl":"a\nb\r\nc\td","nul":"\u0000","esc":"\\u0041"}`,
+		"nested":  `{"a":` + strings.Repeat("[", 40) + `{"deep":[1,2,{"x":[]}]}` + strings.Repeat("]", 40) + `,"empty":{}}`,
+		"6MB":     big,
+	}
+	for name, ev := range events {
+		ev = c.lang.canonical(ev)
+		start := time.Now()
+		status, body := e.invoke(t, []byte(ev))
+		if status != 200 || string(body) != ev {
+			t.Errorf("%s: status %d, got %.200s (%d bytes), want %.200s (%d bytes)", name, status, body, len(body), ev, len(ev))
+		}
+		if name == "6MB" {
+			t.Logf("%s: %d-byte event round trip %v", c.lang.name, len(ev), time.Since(start).Round(time.Millisecond))
+		}
+	}
+}
+
+func (c *conformance) context(t *testing.T) {
+	e := c.serve(t, "function.context")
+	trace := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+	cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"k":"v"},"client":{},"env":{}}`))
+	status, body := e.invoke(t, []byte(`{}`), "X-Amzn-Trace-Id", trace, "X-Amz-Client-Context", cc)
+	var got struct {
+		RequestID     string          `json:"request_id"`
+		DeadlineMs    *int64          `json:"deadline_ms"`
+		ARN           string          `json:"arn"`
+		TraceID       string          `json:"trace_id"`
+		FunctionName  string          `json:"function_name"`
+		RemainingMs   int64           `json:"remaining_ms"`
+		ClientContext json.RawMessage `json:"client_context"`
+	}
+	if status != 200 || json.Unmarshal(body, &got) != nil {
+		t.Fatalf("status %d, body %s", status, body)
+	}
+	logs := e.waitLog(t, "END RequestId: "+got.RequestID)
+	if got.RequestID == "" || !strings.Contains(logs, "START RequestId: "+got.RequestID) {
+		t.Errorf("request id %q is not the emulator's", got.RequestID)
+	}
+	if got.ARN != "arn:aws:lambda:us-east-1:012345678912:function:conformance" {
+		t.Errorf("arn %q", got.ARN)
+	}
+	// This emulator does not pass X-Amzn-Trace-Id on in its default mode; the trace id is checked
+	// through the fake Runtime API (TestContextFromRuntimeAPI).
+	if got.TraceID != "" && got.TraceID != trace {
+		t.Errorf("trace id %q, want %q", got.TraceID, trace)
+	}
+	if got.FunctionName != "conformance" {
+		t.Errorf("function name %q", got.FunctionName)
+	}
+	if got.RemainingMs < 20_000 || got.RemainingMs > 30_000 {
+		t.Errorf("remaining %d ms, want about 30 s (AWS_LAMBDA_FUNCTION_TIMEOUT=30)", got.RemainingMs)
+	}
+	if got.DeadlineMs != nil && (*got.DeadlineMs < time.Now().UnixMilli() || *got.DeadlineMs > time.Now().Add(31*time.Second).UnixMilli()) {
+		t.Errorf("deadline %d is not about 30 s from now", *got.DeadlineMs)
+	}
+	var ctx struct {
+		Custom map[string]string `json:"custom"`
+	}
+	if json.Unmarshal(got.ClientContext, &ctx) != nil || ctx.Custom["k"] != "v" {
+		t.Errorf("client context %s, want custom k=v", got.ClientContext)
+	}
+}
+
+func (c *conformance) error(t *testing.T) {
+	e := c.serve(t, "function.fail")
+	status, body := e.invoke(t, []byte(`{}`))
+	var got struct {
+		Type    string   `json:"errorType"`
+		Message string   `json:"errorMessage"`
+		Stack   []string `json:"stackTrace"`
+	}
+	if status != 200 || json.Unmarshal(body, &got) != nil {
+		t.Fatalf("status %d, body %s", status, body)
+	}
+	if got.Type != c.lang.errorType || !strings.Contains(got.Message, "boom") {
+		t.Errorf("got %s, want errorType %s and boom in the message", body, c.lang.errorType)
+	}
+	if c.lang.stack && (len(got.Stack) == 0 || !strings.Contains(strings.Join(got.Stack, "\n"), "function"+c.lang.ext)) {
+		t.Errorf("stack trace %q does not name function%s", got.Stack, c.lang.ext)
+	}
+	if status, body := e.invoke(t, []byte(`{}`)); status != 200 || !strings.Contains(string(body), "boom") {
+		t.Errorf("second invocation after an error: %d %s", status, body)
+	}
+}
+
+func (c *conformance) initErrors(t *testing.T) {
+	cases := []struct{ handler, wantType, wantText string }{
+		{"syntax.handler", "Runtime.UserCodeSyntaxError", "syntax"},
+		{"function.missing", "Runtime.HandlerNotFound", "missing"},
+		{"absent.handler", "Runtime.HandlerNotFound", "absent" + c.lang.ext},
+	}
+	for _, tc := range cases {
+		e := c.serve(t, tc.handler)
+		status, body := e.invoke(t, []byte(`{}`))
+		var got struct {
+			Type    string `json:"errorType"`
+			Message string `json:"errorMessage"`
+		}
+		_ = json.Unmarshal(body, &got)
+		if status != 502 || got.Type != tc.wantType || !strings.Contains(got.Message, tc.wantText) {
+			t.Errorf("%s: HTTP %d %s; want 502, %s, message with %q", tc.handler, status, body, tc.wantType, tc.wantText)
+		}
+	}
+}
+
+func (c *conformance) logs(t *testing.T) {
+	e := c.serve(t, "function.logs")
+	for i := 0; i < 3; i++ {
+		status, body := e.invoke(t, []byte(`{}`))
+		if status != 200 || string(body) != "{}" {
+			t.Fatalf("status %d, body %s", status, body)
+		}
+	}
+	// Each invocation's log line is written before its result is posted, so it comes before the
+	// emulator's END line for that request.
+	var ids []string
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		if f := strings.Split(line, "\t"); len(f) == 4 && f[2] == "INFO" && f[3] == "log-marker" {
+			ids = append(ids, f[1])
+		}
+	}
+	if len(ids) != 3 {
+		t.Fatalf("found %d tagged log-marker lines, want 3:\n%s", len(ids), e.logs.String())
+	}
+	for _, id := range ids {
+		logs := e.waitLog(t, "END RequestId: "+id)
+		if strings.Index(logs, "\t"+id+"\tINFO\tlog-marker") > strings.Index(logs, "END RequestId: "+id) {
+			t.Errorf("the log line of %s is not before its END line", id)
+		}
+	}
+}
+
+func (c *conformance) warmState(t *testing.T) {
+	e := c.serve(t, "function.counter")
+	for i := 1; i <= 3; i++ {
+		status, body := e.invoke(t, []byte(`{}`))
+		want := c.lang.canonical(fmt.Sprintf(`{"count":%d}`, i))
+		if status != 200 || string(body) != want {
+			t.Errorf("invocation %d: status %d, body %s, want %s", i, status, body, want)
+		}
+	}
+}
+
+// TestContextFromRuntimeAPI checks the per-invocation context the emulator cannot send (trace id,
+// cognito identity, tenant id) reaches every adapter's handler, through a fake Runtime API.
+func TestContextFromRuntimeAPI(t *testing.T) {
+	for _, lang := range languages() {
+		t.Run(lang.name, func(t *testing.T) {
+			interp := lang.find(t)
+			if !requireInterpreter(t, lang.name, interp) {
+				return
+			}
+			c := &conformance{lang: lang, interp: interp}
+			api := newFakeAPI(t)
+			runBootstrap(t, api, function{taskDir: c.taskDir(t), handler: "function.context",
+				env: []string{lang.envVar + "=" + interp, "AWS_LAMBDA_FUNCTION_NAME=conformance"}})
+			trace := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+			for i, id := range []string{"req-1", "req-2"} {
+				headers := map[string]string{
+					"Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:eu-west-1:1:function:f",
+					"Lambda-Runtime-Cognito-Identity":     `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`,
+					"Lambda-Runtime-Client-Context":       `{"custom":{"k":"v"},"client":{},"env":{}}`,
+					"Lambda-Runtime-Aws-Tenant-Id":        "tenant-7",
+				}
+				if i == 0 {
+					headers["Lambda-Runtime-Trace-Id"] = trace
+				}
+				api.queue <- fakeInvocation{id: id, headers: headers, body: `{}`}
+				r := api.result(t)
+				var got struct {
+					RequestID  string `json:"request_id"`
+					ARN        string `json:"arn"`
+					TraceID    string `json:"trace_id"`
+					IdentityID string `json:"identity_id"`
+					TenantID   string `json:"tenant_id"`
+				}
+				if r.id != id || r.kind != "response" || json.Unmarshal([]byte(r.body), &got) != nil {
+					t.Fatalf("%s: got %+v", id, r)
+				}
+				wantTrace := map[bool]string{true: trace, false: ""}[i == 0] // unset when absent
+				if got.RequestID != id || got.ARN != headers["Lambda-Runtime-Invoked-Function-Arn"] ||
+					got.TraceID != wantTrace || got.IdentityID != "us-east-1:abc" || got.TenantID != "tenant-7" {
+					t.Errorf("%s: handler saw %+v", id, got)
+				}
+			}
+		})
+	}
+}
+
+// taskDir copies the language's fixtures into a new task folder.
+func (c *conformance) taskDir(t *testing.T) string {
+	t.Helper()
+	src := filepath.Join("testdata", "conformance", c.lang.fixtures)
+	dir := t.TempDir()
+	entries, err := os.ReadDir(src)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		b, err := os.ReadFile(filepath.Join(src, e.Name()))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, e.Name()), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}

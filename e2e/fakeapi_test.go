@@ -1,0 +1,112 @@
+package e2e
+
+import (
+	"context"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"os/exec"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// fakeInvocation is one event the fake Runtime API hands out, with its /next headers.
+type fakeInvocation struct {
+	id      string
+	headers map[string]string
+	body    string
+}
+
+// fakeResult is what the bootstrap posted for an invocation.
+type fakeResult struct {
+	id        string
+	kind      string // "response" or "error"
+	errorType string // Lambda-Runtime-Function-Error-Type
+	body      string
+}
+
+// fakeAPI is a Runtime API on httptest: it serves queued invocations and records results.
+type fakeAPI struct {
+	srv     *httptest.Server
+	queue   chan fakeInvocation
+	results chan fakeResult
+	mu      sync.Mutex
+	initErr string
+}
+
+func newFakeAPI(t *testing.T) *fakeAPI {
+	t.Helper()
+	f := &fakeAPI{queue: make(chan fakeInvocation, 100), results: make(chan fakeResult, 100)}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case inv := <-f.queue:
+			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
+			w.Header().Set("Lambda-Runtime-Deadline-Ms", "9999999999999")
+			for k, v := range inv.headers {
+				w.Header().Set(k, v)
+			}
+			_, _ = io.WriteString(w, inv.body)
+		case <-r.Context().Done():
+		}
+	})
+	post := func(kind string) http.HandlerFunc {
+		return func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			f.results <- fakeResult{id: r.PathValue("id"), kind: kind, errorType: r.Header.Get("Lambda-Runtime-Function-Error-Type"), body: string(b)}
+			w.WriteHeader(http.StatusAccepted)
+		}
+	}
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", post("response"))
+	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/error", post("error"))
+	mux.HandleFunc("POST /2018-06-01/runtime/init/error", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.mu.Lock()
+		f.initErr = string(b)
+		f.mu.Unlock()
+		w.WriteHeader(http.StatusAccepted)
+	})
+	f.srv = httptest.NewServer(mux)
+	t.Cleanup(f.srv.Close)
+	return f
+}
+
+// result waits for the next posted result.
+func (f *fakeAPI) result(t *testing.T) fakeResult {
+	t.Helper()
+	select {
+	case r := <-f.results:
+		return r
+	case <-time.After(20 * time.Second):
+		t.Fatal("no result posted within 20 s")
+		return fakeResult{}
+	}
+}
+
+// runBootstrap runs the layer's bootstrap against the fake API until the test ends.
+func runBootstrap(t *testing.T, f *fakeAPI, fn function) *syncBuffer {
+	t.Helper()
+	logs := &syncBuffer{}
+	ctx, cancel := context.WithCancel(context.Background())
+	cmd := exec.CommandContext(ctx, env.layerDir+"/bootstrap")
+	cmd.Dir = fn.taskDir
+	cmd.Env = append(cleanEnv(), "_HANDLER="+fn.handler, "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(f.srv.URL, "http://"))
+	cmd.Env = append(cmd.Env, fn.env...)
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
+	cmd.WaitDelay = 2 * time.Second
+	if err := cmd.Start(); err != nil {
+		t.Fatalf("starting bootstrap: %v", err)
+	}
+	t.Cleanup(func() {
+		cancel()
+		_ = cmd.Wait()
+		if t.Failed() {
+			t.Logf("bootstrap log:\n%s", logs.String())
+		}
+	})
+	return logs
+}

@@ -1,0 +1,2 @@
+handler() {
+  if then fi

@@ -1,0 +1,2 @@
+proc handler {event context} {
+    return "unbalanced
