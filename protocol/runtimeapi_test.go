@@ -300,7 +300,9 @@ func TestClientFailAndInitError(t *testing.T) {
 	}{
 		{
 			name: "Fail", path: "/2018-06-01/runtime/invocation/req-9/error",
-			post: func(c *protocol.Client, r *protocol.ErrorReport) error { return c.Fail(context.Background(), "req-9", r) },
+			post: func(c *protocol.Client, r *protocol.ErrorReport) error {
+				return c.Fail(context.Background(), "req-9", r)
+			},
 		},
 		{
 			name: "InitError", path: "/2018-06-01/runtime/init/error",
@@ -350,8 +352,12 @@ func TestClientErrorStatus(t *testing.T) {
 		status int
 		post   func(c *protocol.Client) error
 	}{
-		{403, func(c *protocol.Client) error { return c.Fail(context.Background(), "r", &protocol.ErrorReport{Type: "E"}) }},
-		{500, func(c *protocol.Client) error { return c.InitError(context.Background(), &protocol.ErrorReport{Type: "E"}) }},
+		{403, func(c *protocol.Client) error {
+			return c.Fail(context.Background(), "r", &protocol.ErrorReport{Type: "E"})
+		}},
+		{500, func(c *protocol.Client) error {
+			return c.InitError(context.Background(), &protocol.ErrorReport{Type: "E"})
+		}},
 	}
 	for _, tt := range tests {
 		_, client := startFakeAPI(t, answer(tt.status, "no\n"))
