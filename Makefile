@@ -64,4 +64,4 @@ fmt-check:
 clean: stop
 	rm -rf $(BUILD) $(DIST)
 
--include layer/interpreters.mk
+-include layer/interpreters.mk bench/bench.mk layer/publish.mk
