@@ -79,7 +79,7 @@ proc ::polyboot::OpenChannels {} {
     variable out
     variable body
 
-    if {[catch {open /dev/fd/1 {WRONLY APPEND}} out]} {
+    if {[catch {OpenForWriting /dev/fd/1} out]} {
         # Nothing private to answer on: say it on fd 1 as it is.
         set reason $out
         set out stdout
@@ -91,7 +91,7 @@ proc ::polyboot::OpenChannels {} {
     }
     # Invoke lines are read as bytes: the event is cut out of the line before it is decoded.
     fconfigure $in -translation binary -buffersize 1048576
-    if {[catch {open /dev/fd/3 {WRONLY APPEND}} body]} {
+    if {[catch {OpenForWriting /dev/fd/3} body]} {
         InitError Runtime.AdapterError "cannot reopen fd 3 (body stream): $body" {}
     }
     fconfigure $body -translation lf -encoding utf-8 -buffering full -buffersize 1048576
@@ -99,12 +99,23 @@ proc ::polyboot::OpenChannels {} {
     close stdin
     open /dev/null RDONLY
     close stdout
-    if {[catch {open /dev/fd/2 {WRONLY APPEND NOCTTY}} msg]} {
+    if {[catch {OpenForWriting /dev/fd/2} msg]} {
         InitError Runtime.AdapterError "cannot open the log stream (fd 2) as stdout: $msg" {}
     }
     fconfigure stdin -encoding utf-8 -translation lf
     fconfigure stdout -encoding utf-8 -translation lf -buffering line
     fconfigure stderr -encoding utf-8 -translation lf
+}
+
+# OpenForWriting path -- opens an inherited descriptor (/dev/fd/N) for writing. A regular file
+# (a test's log) is opened for appending, so that writes through the new descriptor and through
+# the inherited one do not overwrite each other; Tcl seeks to the end for that, which fails on a
+# pipe or terminal, where appending means nothing anyway.
+proc ::polyboot::OpenForWriting {path} {
+    if {[catch {open $path {WRONLY APPEND NOCTTY}} chan]} {
+        set chan [open $path {WRONLY NOCTTY}]
+    }
+    return $chan
 }
 
 # LoadHandler file function module -- sources the handler file into the global namespace and
