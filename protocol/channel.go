@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"unicode/utf8"
 )
 
 // Version is the channel protocol version this package speaks (docs/protocol.md).
@@ -78,17 +79,29 @@ func AppendInvokeLine(dst []byte, inv *Invocation, event []byte) []byte {
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string, escaping only '"', '\\' and control characters, so that
-// the sequence `","` never occurs inside it (docs/protocol.md).
+// the sequence `","` never occurs inside it (docs/protocol.md). Bytes that are not valid UTF-8 are
+// written as U+FFFD, as encoding/json does, so that the line stays valid JSON.
 func appendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	last := 0
-	for i := 0; i < len(s); i++ {
+	for i := 0; i < len(s); {
 		c := s[i]
+		if c >= utf8.RuneSelf {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size == 1 {
+				dst = append(dst, s[last:i]...)
+				dst = append(dst, "\uFFFD"...)
+				last = i + 1
+			}
+			i += size
+			continue
+		}
+		i++
 		if c >= 0x20 && c != '"' && c != '\\' {
 			continue
 		}
-		dst = append(dst, s[last:i]...)
-		last = i + 1
+		dst = append(dst, s[last:i-1]...)
+		last = i
 		switch c {
 		case '"', '\\':
 			dst = append(dst, '\\', c)
