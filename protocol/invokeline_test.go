@@ -86,6 +86,14 @@ func TestAppendInvokeLine(t *testing.T) {
 				`"tenant_id":"<a href='x'>&amp;</a>","event":["é","\u00e9"]}` + "\n",
 		},
 		{
+			name:  "bytes that are not UTF-8 as U+FFFD",
+			inv:   protocol.Invocation{RequestID: "a\xffb\xed\xa0\x80c\xe6\x97", TenantID: "\x80"},
+			event: `1`,
+			want: `{"len":"NNNNNNNNNN","type":"invoke",` + "\"id\":\"a\uFFFDb\uFFFD\uFFFD\uFFFDc\uFFFD\uFFFD\"" +
+				`,"deadline_ms":0,"invoked_function_arn":"","trace_id":"","client_context":"","cognito_identity":"",` +
+				"\"tenant_id\":\"\uFFFD\"" + `,"event":1}` + "\n",
+		},
+		{
 			name: "strings that look like members",
 			inv: protocol.Invocation{
 				RequestID: `","deadline_ms":1,"x":"`, TraceID: `","event":{}}`, ClientContext: `,",",",`,
