@@ -1,0 +1,102 @@
+package bench
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strconv"
+)
+
+// Layout of an invoke line (docs/protocol.md): it starts with {"len":"NNNNNNNNNN" (19 bytes).
+const (
+	invokeHeaderSize = 19
+	invokeLenStart   = len(`{"len":"`)
+	invokeLenDigits  = 10
+)
+
+var (
+	idStart    = []byte(`,"id":"`)
+	idEnd      = []byte(`","deadline_ms":`)
+	eventStart = []byte(`,"event":`)
+)
+
+// ServeEcho is a worker of docs/protocol.md (version 1) whose handler echoes the event: it writes
+// {"type":"ready"} to out, then answers each invoke line read from in by writing the event, as it
+// is in the line, to body and a response reply to out, until in ends. It does in Go, with a few
+// system calls per invocation, what an adapter does in its language, so that a bootstrap running
+// it shows its own cost. It returns nil at EOF between invocations.
+func ServeEcho(in io.Reader, out, body io.Writer) error {
+	r := bufio.NewReaderSize(in, 64*1024)
+	if _, err := io.WriteString(out, `{"type":"ready"}`+"\n"); err != nil {
+		return fmt.Errorf("echo worker: writing ready: %w", err)
+	}
+	var line, reply []byte
+	for {
+		var err error
+		line, err = readInvokeLine(r, line[:0])
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("echo worker: %w", err)
+		}
+		id, event, err := cutInvokeLine(line)
+		if err != nil {
+			return fmt.Errorf("echo worker: %w", err)
+		}
+		if _, err := body.Write(event); err != nil {
+			return fmt.Errorf("echo worker: writing body: %w", err)
+		}
+		reply = append(reply[:0], `{"type":"response","id":"`...)
+		reply = append(reply, id...)
+		reply = append(reply, "\"}\n"...)
+		if _, err := out.Write(reply); err != nil {
+			return fmt.Errorf("echo worker: writing reply: %w", err)
+		}
+	}
+}
+
+// readInvokeLine reads one whole invoke line into buf, using its "len" member; io.EOF means the
+// channel ended between lines.
+func readInvokeLine(r *bufio.Reader, buf []byte) ([]byte, error) {
+	var hdr [invokeHeaderSize]byte
+	if _, err := io.ReadFull(r, hdr[:]); err != nil {
+		if errors.Is(err, io.ErrUnexpectedEOF) {
+			return nil, fmt.Errorf("channel ended inside an invoke line: %w", err)
+		}
+		return nil, err
+	}
+	n, err := strconv.Atoi(string(hdr[invokeLenStart : invokeLenStart+invokeLenDigits]))
+	if err != nil || n < invokeHeaderSize+2 {
+		return nil, fmt.Errorf("bad invoke line start %q", hdr[:])
+	}
+	if cap(buf) < n {
+		buf = make([]byte, 0, n)
+	}
+	buf = append(buf[:0], hdr[:]...)
+	buf = buf[:n]
+	if _, err := io.ReadFull(r, buf[invokeHeaderSize:]); err != nil {
+		return nil, fmt.Errorf("reading invoke line: %w", err)
+	}
+	return buf, nil
+}
+
+// cutInvokeLine returns the request id (JSON-escaped, as in the line) and the event of an invoke
+// line. The protocol's layout guarantees that `","` and `,"event":` never occur inside a string.
+func cutInvokeLine(line []byte) (id, event []byte, err error) {
+	_, rest, ok := bytes.Cut(line, idStart)
+	if !ok {
+		return nil, nil, errors.New(`invoke line without "id"`)
+	}
+	id, _, ok = bytes.Cut(rest, idEnd)
+	if !ok {
+		return nil, nil, errors.New(`invoke line without "deadline_ms" after "id"`)
+	}
+	i := bytes.Index(line, eventStart)
+	if i < 0 || !bytes.HasSuffix(line, []byte("}\n")) {
+		return nil, nil, errors.New(`invoke line without "event" last`)
+	}
+	return id, line[i+len(eventStart) : len(line)-2], nil
+}
