@@ -7,9 +7,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 )
 
@@ -49,12 +49,18 @@ type Registry struct {
 func Load(dirs ...string) (*Registry, error) {
 	r := &Registry{}
 	for _, dir := range dirs {
-		paths, err := filepath.Glob(filepath.Join(dir, "*", ManifestName))
+		entries, err := os.ReadDir(dir) // sorted by name
+		if errors.Is(err, fs.ErrNotExist) {
+			continue
+		}
 		if err != nil {
 			return nil, fmt.Errorf("listing adapters in %s: %w", dir, err)
 		}
-		sort.Strings(paths)
-		for _, p := range paths {
+		for _, e := range entries {
+			p := filepath.Join(dir, e.Name(), ManifestName)
+			if _, err := os.Lstat(p); err != nil {
+				continue
+			}
 			m, err := ReadManifest(p)
 			if err != nil {
 				return nil, err
