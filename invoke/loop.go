@@ -52,7 +52,7 @@ type Loop struct {
 // Run serves invocations until ctx ends (it returns nil) or the Runtime API fails for good.
 func (l *Loop) Run(ctx context.Context) error {
 	for {
-		inv, err := l.next(ctx)
+		inv, err := l.nextWhileWarming(ctx)
 		if err != nil {
 			if ctx.Err() != nil {
 				return nil
@@ -65,10 +65,21 @@ func (l *Loop) Run(ctx context.Context) error {
 			}
 			return err
 		}
-		if err := l.Worker.Start(ctx); err != nil && ctx.Err() == nil {
-			l.Log.Warn("worker could not be restarted; the next invocation will try again", zap.Error(err))
-		}
 	}
+}
+
+// nextWhileWarming asks for the next invocation while the worker makes sure it is warm: a worker
+// replaced after a crash or timeout restarts while the loop already waits on /next, so the
+// restart is not added to the invocation that failed (the Runtime API counts it done only when
+// the runtime asks for the next one). A worker that cannot start is left for Invoke to report.
+func (l *Loop) nextWhileWarming(ctx context.Context) (*protocol.Invocation, error) {
+	warm := make(chan error, 1)
+	go func() { warm <- l.Worker.Start(ctx) }()
+	inv, err := l.next(ctx)
+	if werr := <-warm; werr != nil && ctx.Err() == nil {
+		l.Log.Warn("worker could not be restarted; the next invocation will try again", zap.Error(werr))
+	}
+	return inv, err
 }
 
 // next waits for the next invocation, retrying connection failures a bounded number of times.
