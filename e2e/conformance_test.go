@@ -71,6 +71,8 @@ func TestConformance(t *testing.T) {
 			t.Run("init-errors", c.initErrors)
 			t.Run("logs", c.logs)
 			t.Run("warm-state", c.warmState)
+			t.Run("crash", c.crash)
+			t.Run("timeout", c.timeout)
 		})
 	}
 }
@@ -81,10 +83,11 @@ type conformance struct {
 }
 
 // serve starts the emulator on the language's fixtures with handler function.<fn>.
-func (c *conformance) serve(t *testing.T, handler string) *emulator {
+func (c *conformance) serve(t *testing.T, handler string, env ...string) *emulator {
 	t.Helper()
 	dir := c.taskDir(t)
-	return startEmulator(t, function{taskDir: dir, handler: handler, env: []string{c.lang.envVar + "=" + c.interp, "AWS_LAMBDA_FUNCTION_NAME=conformance"}})
+	env = append([]string{c.lang.envVar + "=" + c.interp, "AWS_LAMBDA_FUNCTION_NAME=conformance"}, env...)
+	return startEmulator(t, function{taskDir: dir, handler: handler, env: env})
 }
 
 func (c *conformance) echo(t *testing.T) {
@@ -301,4 +304,37 @@ func (c *conformance) taskDir(t *testing.T) string {
 		}
 	}
 	return dir
+}
+
+// crash: the interpreter dies mid-invocation; that invocation gets Runtime.ExitError with the exit
+// status and the last log lines, and the next one is served by a new worker.
+func (c *conformance) crash(t *testing.T) {
+	e := c.serve(t, "function.crash")
+	for i := 0; i < 2; i++ {
+		status, body := e.invoke(t, []byte(`{}`))
+		checkResult(t, "crash", status, body, "Runtime.ExitError", `(exit status 3|signal killed).*\ndying`)
+	}
+}
+
+// timeout: a handler still running at its deadline (minus the margin) is killed with its whole
+// process group, the invocation gets Sandbox.Timedout, no process it started survives, and the
+// next invocation is served by a fresh worker before the emulator's own timeout would fire.
+func (c *conformance) timeout(t *testing.T) {
+	e := c.serve(t, "function.slow", "AWS_LAMBDA_FUNCTION_TIMEOUT=1", "POLYBOOT_TIMEOUT_MARGIN_MS=100")
+	// The emulator starts the runtime on the first invocation and counts that init against its
+	// timeout; a fast first invocation keeps init out of the measured ones.
+	if status, body := e.invoke(t, []byte(`{"fast":true}`)); status != 200 || c.lang.canonical(`{}`) != string(body) {
+		t.Fatalf("fast invocation: %d %s", status, body)
+	}
+	for i := 0; i < 2; i++ {
+		start := time.Now()
+		status, body := e.invoke(t, []byte(`{}`))
+		checkResult(t, "timeout", status, body, "Sandbox.Timedout", `^Task timed out after \d\.\d\d seconds; last log lines:\n.*slow start`)
+		if d := time.Since(start); d > 1500*time.Millisecond {
+			t.Errorf("the timeout took %v", d)
+		}
+	}
+	if pids := processesWithArg(t, "300"); len(pids) > 0 {
+		t.Errorf("processes started by timed-out handlers survived: %v", pids)
+	}
 }

@@ -164,3 +164,24 @@ func writeTask(t *testing.T, files map[string]string) string {
 	}
 	return dir
 }
+
+// processesWithArg lists the pids of `sleep` processes whose argument is arg.
+func processesWithArg(t *testing.T, arg string) []string {
+	t.Helper()
+	var pids []string
+	entries, err := os.ReadDir("/proc")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		cmdline, err := os.ReadFile("/proc/" + e.Name() + "/cmdline")
+		if err != nil {
+			continue
+		}
+		if args := strings.Split(strings.TrimRight(string(cmdline), "\x00"), "\x00"); len(args) == 2 &&
+			strings.HasSuffix(args[0], "sleep") && args[1] == arg {
+			pids = append(pids, e.Name())
+		}
+	}
+	return pids
+}

@@ -13,3 +13,8 @@ context() {
 fail() { printf 'boom\n' >&2; return 1; }
 logs() { printf 'log-marker\n' >&2; printf '{}'; }
 counter() { count=$((count + 1)); printf '{"count":%d}' "$count"; }
+crash() { printf 'dying\n' >&2; kill -9 $$; }
+slow() {
+  [[ $1 == *fast* ]] && { printf '{}'; return; }
+  printf 'slow start\n' >&2; sleep 300 & sleep 301
+}

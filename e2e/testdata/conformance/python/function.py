@@ -36,3 +36,22 @@ def counter(event, context):
     global count
     count += 1
     return {"count": count}
+
+
+def crash(event, context):
+    import sys
+    sys.stderr.write("dying\n")
+    sys.stderr.flush()
+    os._exit(3)
+
+
+def slow(event, context):
+    import subprocess
+    import sys
+    import time
+    if event.get("fast"):
+        return {}
+    sys.stderr.write("slow start\n")
+    sys.stderr.flush()
+    subprocess.Popen(["sleep", "300"])
+    time.sleep(301)

@@ -21,3 +21,8 @@ proc context {event context} {
 proc fail {event context} { error boom }
 proc logs {event context} { puts log-marker; return "{}" }
 proc counter {event context} { incr ::count; return "{\"count\":$::count}" }
+proc crash {event context} { puts stderr dying; flush stderr; exit 3 }
+proc slow {event context} {
+    if {[dict exists $event fast]} { return "{}" }
+    puts stderr "slow start"; flush stderr; exec sleep 300 & ; after 301000
+}
