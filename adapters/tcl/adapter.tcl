@@ -449,7 +449,10 @@ proc ::lambda::remaining_ms {context} {
     return [expr {$left > 0 ? $left : 0}]
 }
 
-if {[catch {::polyboot::Main $argv} msg opts]} {
-    ::polyboot::Log "polyboot: adapter failed: [dict get $opts -errorinfo]"
-    exit 1
+# Run when started as the main script; sourcing the file only defines the procs (unit tests).
+if {[info exists ::argv0] && [file normalize $::argv0] eq [file normalize [info script]]} {
+    if {[catch {::polyboot::Main $::argv} msg opts]} {
+        ::polyboot::Log "polyboot: adapter failed: [dict get $opts -errorinfo]"
+        exit 1
+    }
 }

@@ -80,7 +80,11 @@ proc ::json::impl::Decode {text} {
                 "json::decode: internal error: fast check rejected a text the scanner accepts"
         }
     }
-    # The result is a Tcl list of exactly one element: the value.
+    # fmt is one Tcl list element: an array or object in braces, a quoted string or a scalar.
+    # Unbraced, an array or object is its own value; the rest is taken out of the list.
+    if {[::string index $fmt 0] eq "\{"} {
+        return [format [::string range $fmt 1 end-1] {*}$strings]
+    }
     return [lindex [format $fmt {*}$strings] 0]
 }
 
@@ -140,12 +144,13 @@ proc ::json::impl::Prepare {text fmtVar stringsVar} {
     return $status
 }
 
-# EscapesValid text -- 1 when every backslash in text starts a valid JSON escape. The valid
-# two-character escapes are removed (string map works left to right, so \\ pairs are consumed
-# whole); whatever backslash is left must start \uXXXX.
+# EscapesValid text -- 1 when every backslash in text starts a valid JSON escape. Escaped
+# backslashes go first (string map works left to right, so \\ pairs are consumed whole; '_' is
+# no hex digit, so they cannot complete a \u escape); every backslash left then starts an escape
+# and must be followed by one of "/bfnrt or by u and four hex digits.
 proc ::json::impl::EscapesValid {text} {
-    set rest [::string map {\\\\ _ \\\" _ \\/ _ \\b _ \\f _ \\n _ \\r _ \\t _} $text]
-    return [expr {![regexp {\\(?!u[0-9a-fA-F]{4})} $rest]}]
+    set rest [::string map {\\\\ _} $text]
+    return [expr {![regexp {\\(?:[^"/bfnrtu]|u(?![0-9a-fA-F]{4}))} $rest]}]
 }
 
 # LexicallyValid skeleton -- 1 when the text outside strings (each string replaced by \x01,
@@ -358,6 +363,10 @@ proc ::json::impl::StringValue {content} {
 proc ::json::string {s} {
     variable impl::commonEscapes
     variable impl::controlEscapes
+    # One scan decides whether anything needs escaping at all.
+    if {![regexp {["\\\x00-\x1f\ud800-\udfff]} $s]} {
+        return "\"$s\""
+    }
     set s [::string map $commonEscapes $s]
     if {[regexp {[\x00-\x08\x0b\x0c\x0e-\x1f]} $s]} {
         set s [::string map $controlEscapes $s]

@@ -129,8 +129,13 @@ proc ::harness::invokeLine {args} {
 
 # harness::send w line -- writes a line (characters) to the worker's fd 0 as UTF-8.
 proc ::harness::send {w line} {
+    sendBytes $w [encoding convertto utf-8 $line]
+}
+
+# harness::sendBytes w bytes -- writes bytes to the worker's fd 0.
+proc ::harness::sendBytes {w bytes} {
     upvar #0 ${w}::chan chan
-    puts -nonewline $chan [encoding convertto utf-8 $line]
+    puts -nonewline $chan $bytes
     flush $chan
 }
 
