@@ -35,13 +35,33 @@ type fakeAPI struct {
 	results chan fakeResult
 	mu      sync.Mutex
 	initErr string
+	// Faults the test switches on (guarded by mu).
+	nextStatus     int // answer /next with this status instead of an invocation
+	responseStatus int // answer /response with this status instead of 202
+	extensions     []string
 }
+
+// set changes the fake's behaviour under its lock.
+func (f *fakeAPI) set(fn func(f *fakeAPI)) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	fn(f)
+}
+
+func (f *fakeAPI) get(fn func(f *fakeAPI)) { f.set(fn) }
 
 func newFakeAPI(t *testing.T) *fakeAPI {
 	t.Helper()
 	f := &fakeAPI{queue: make(chan fakeInvocation, 100), results: make(chan fakeResult, 100)}
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /2018-06-01/runtime/invocation/next", func(w http.ResponseWriter, r *http.Request) {
+		var status int
+		f.get(func(f *fakeAPI) { status = f.nextStatus })
+		if status != 0 {
+			w.WriteHeader(status)
+			_, _ = io.WriteString(w, `{"errorMessage":"injected","errorType":"Injected"}`)
+			return
+		}
 		select {
 		case inv := <-f.queue:
 			w.Header().Set("Lambda-Runtime-Aws-Request-Id", inv.id)
@@ -57,7 +77,13 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		return func(w http.ResponseWriter, r *http.Request) {
 			b, _ := io.ReadAll(r.Body)
 			f.results <- fakeResult{id: r.PathValue("id"), kind: kind, errorType: r.Header.Get("Lambda-Runtime-Function-Error-Type"), body: string(b)}
-			w.WriteHeader(http.StatusAccepted)
+			status := http.StatusAccepted
+			f.get(func(f *fakeAPI) {
+				if kind == "response" && f.responseStatus != 0 {
+					status = f.responseStatus
+				}
+			})
+			w.WriteHeader(status)
 		}
 	}
 	mux.HandleFunc("POST /2018-06-01/runtime/invocation/{id}/response", post("response"))
@@ -68,6 +94,16 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 		f.initErr = string(b)
 		f.mu.Unlock()
 		w.WriteHeader(http.StatusAccepted)
+	})
+	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, r *http.Request) {
+		b, _ := io.ReadAll(r.Body)
+		f.set(func(f *fakeAPI) { f.extensions = append(f.extensions, r.Header.Get("Lambda-Extension-Name")+" "+string(b)) })
+		w.Header().Set("Lambda-Extension-Identifier", "ext-id-1")
+		w.WriteHeader(http.StatusOK)
+	})
+	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, r *http.Request) {
+		f.set(func(f *fakeAPI) { f.extensions = append(f.extensions, "next "+r.Header.Get("Lambda-Extension-Identifier")) })
+		<-r.Context().Done()
 	})
 	f.srv = httptest.NewServer(mux)
 	t.Cleanup(f.srv.Close)
@@ -89,11 +125,19 @@ func (f *fakeAPI) result(t *testing.T) fakeResult {
 // runBootstrap runs the layer's bootstrap against the fake API until the test ends.
 func runBootstrap(t *testing.T, f *fakeAPI, fn function) *syncBuffer {
 	t.Helper()
+	logs, _ := startBootstrap(t, f.srv.URL, fn)
+	return logs
+}
+
+// startBootstrap starts the layer's bootstrap against the Runtime API at url; it is stopped (with
+// SIGTERM) when the test ends, if it has not exited by then.
+func startBootstrap(t *testing.T, url string, fn function) (*syncBuffer, *exec.Cmd) {
+	t.Helper()
 	logs := &syncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, env.layerDir+"/bootstrap")
 	cmd.Dir = fn.taskDir
-	cmd.Env = append(cleanEnv(), "_HANDLER="+fn.handler, "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(f.srv.URL, "http://"))
+	cmd.Env = append(cleanEnv(), "_HANDLER="+fn.handler, "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(url, "http://"))
 	cmd.Env = append(cmd.Env, fn.env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }
@@ -108,5 +152,5 @@ func runBootstrap(t *testing.T, f *fakeAPI, fn function) *syncBuffer {
 			t.Logf("bootstrap log:\n%s", logs.String())
 		}
 	})
-	return logs
+	return logs, cmd
 }

@@ -9,6 +9,9 @@ import (
 )
 
 func main() {
+	if os.Getpid() == 1 && os.Getenv(initChildEnv) == "" {
+		os.Exit(runAsInit(os.Args[1:], os.Environ(), os.Stderr))
+	}
 	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
 }
 

@@ -29,6 +29,7 @@ type options struct {
 	margin   time.Duration
 	adapters []string
 	logFmt   string
+	sigterm  bool
 }
 
 func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
@@ -49,6 +50,7 @@ func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.margin, "timeout-margin", margin, "stop a handler this long before its deadline and report a timeout (env POLYBOOT_TIMEOUT_MARGIN_MS)")
 	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters, searched after the layer's own (env POLYBOOT_ADAPTER_PATH, colon-separated)")
 	fs.StringVar(&o.logFmt, "log-format", e.get("AWS_LAMBDA_LOG_FORMAT"), "Text or JSON (env AWS_LAMBDA_LOG_FORMAT)")
+	fs.BoolVar(&o.sigterm, "enable-sigterm", isTrue(e.get("POLYBOOT_ENABLE_SIGTERM")), "register a no-op internal extension so Lambda sends SIGTERM before shutdown; workers get SIGTERM, then SIGKILL 300 ms later (env POLYBOOT_ENABLE_SIGTERM=1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -84,6 +86,9 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	defer worker.Close()
+	if o.sigterm {
+		enableSIGTERM(ctx, api, log)
+	}
 
 	loop := &invoke.Loop{API: api, Worker: worker, Log: log, Margin: o.margin, Retries: 5, Backoff: 20 * time.Millisecond}
 	if err := loop.Run(ctx); err != nil {
@@ -174,6 +179,30 @@ func workerEnv(e env, taskRoot string) []string {
 		w["HOME"] = "/tmp"
 	}
 	return w.list()
+}
+
+// enableSIGTERM registers the no-op extension during init (before the first /next), and parks
+// it on its event stream for the life of the process.
+func enableSIGTERM(ctx context.Context, api *protocol.Client, log *zap.Logger) {
+	id, err := api.RegisterExtension(ctx, "polyboot")
+	if err != nil {
+		log.Warn("could not register the SIGTERM extension; shutdown will be a SIGKILL", zap.Error(err))
+		return
+	}
+	go func() {
+		if err := api.ParkExtension(ctx, id); err != nil && ctx.Err() == nil {
+			log.Warn("the SIGTERM extension's event stream ended", zap.Error(err))
+		}
+	}()
+}
+
+// isTrue reports whether an environment value switches something on.
+func isTrue(v string) bool {
+	switch strings.ToLower(v) {
+	case "1", "true", "yes", "on":
+		return true
+	}
+	return false
 }
 
 // isJSON reports whether the log format asks for JSON lines.

@@ -1,0 +1,235 @@
+package e2e
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"os/exec"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+const pidHandler = `handler() { printf '{"pid":%d}' "$$"; }
+big() { head -c 7000000 /dev/zero | tr '\0' x; }
+`
+
+// waitExit waits up to d for cmd to exit and returns its exit code, or fails the test.
+func waitExit(t *testing.T, cmd *exec.Cmd, d time.Duration) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			return ee.ExitCode()
+		}
+		if err != nil {
+			t.Fatalf("wait: %v", err)
+		}
+		return 0
+	case <-time.After(d):
+		t.Fatalf("the bootstrap did not exit within %v", d)
+		return -1
+	}
+}
+
+// workerPID invokes pidHandler once through the fake API and returns the worker's pid.
+func workerPID(t *testing.T, api *fakeAPI, id string) int {
+	t.Helper()
+	api.queue <- fakeInvocation{id: id, body: `{}`}
+	r := api.result(t)
+	var got struct{ PID int }
+	if r.kind != "response" || json.Unmarshal([]byte(r.body), &got) != nil || got.PID == 0 {
+		t.Fatalf("pid invocation: %+v", r)
+	}
+	return got.PID
+}
+
+func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
+
+// TestSIGTERM: the bootstrap stops its worker (SIGTERM to the group, SIGKILL after 300 ms) and
+// exits 0 within Lambda's 500 ms; with POLYBOOT_ENABLE_SIGTERM it registers the no-op extension
+// during init, before its first /next.
+func TestSIGTERM(t *testing.T) {
+	api := newFakeAPI(t)
+	task := writeTask(t, map[string]string{"function.sh": pidHandler + "trap '' TERM\n"}) // a worker that ignores SIGTERM
+	_, cmd := startBootstrap(t, api.srv.URL, function{taskDir: task, handler: "function.handler", env: []string{"POLYBOOT_ENABLE_SIGTERM=1"}})
+	pid := workerPID(t, api, "r1")
+	var ext []string
+	api.get(func(f *fakeAPI) { ext = append(ext, f.extensions...) })
+	if len(ext) != 2 || ext[0] != `polyboot {"events":[]}` || ext[1] != "next ext-id-1" {
+		t.Errorf("extension calls %q, want a registration with no events, then next", ext)
+	}
+	start := time.Now()
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, 2*time.Second); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("exit took %v, want ≤ 500 ms", d)
+	}
+	if alive(pid) {
+		t.Errorf("worker %d outlived the bootstrap", pid)
+	}
+}
+
+// TestSIGTERMAsPID1: as a container's init, the bootstrap still exits promptly on SIGTERM, and
+// reaps the orphans a handler leaves behind.
+func TestSIGTERMAsPID1(t *testing.T) {
+	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
+		t.Fatal("*** this test needs unshare and root (to make a PID namespace): it cannot run here ***")
+	}
+	api := newFakeAPI(t)
+	script := pidHandler + `orphan() { ( sleep 30 & ) ; printf '{"orphaned":true}'; }` + "\n"
+	task := writeTask(t, map[string]string{"function.sh": script})
+	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", env.layerDir+"/bootstrap")
+	cmd.Dir = task
+	cmd.Env = append(cleanEnv(), "_HANDLER=function.orphan", "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.srv.URL, "http://"))
+	logs := &syncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Kill()
+		if t.Failed() {
+			t.Logf("log:\n%s", logs.String())
+		}
+	}()
+	api.queue <- fakeInvocation{id: "r1", body: `{}`}
+	if r := api.result(t); r.kind != "response" {
+		t.Fatalf("got %+v", r)
+	}
+	init := childOf(t, cmd.Process.Pid) // the bootstrap as PID 1 of the namespace (host pid)
+	orphan := 0
+	for deadline := time.Now().Add(3 * time.Second); orphan == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		for _, pid := range processesWithArg(t, "30") {
+			if ppid(t, pid) == init {
+				orphan, _ = strconv.Atoi(pid)
+			}
+		}
+	}
+	if orphan == 0 {
+		t.Fatalf("the handler's orphan was not re-parented to the namespace's init (%d)", init)
+	}
+	_ = syscall.Kill(orphan, syscall.SIGKILL)
+	time.Sleep(200 * time.Millisecond)
+	if st := procState(strconv.Itoa(orphan)); st == "Z" {
+		t.Errorf("the orphan %d stayed a zombie: init does not reap", orphan)
+	}
+	start := time.Now()
+	_ = syscall.Kill(init, syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() { done <- cmd.Wait() }()
+	select {
+	case <-done:
+	case <-time.After(2 * time.Second):
+		t.Fatal("the bootstrap as PID 1 did not exit on SIGTERM")
+	}
+	if d := time.Since(start); d > 500*time.Millisecond {
+		t.Errorf("exit took %v, want ≤ 500 ms", d)
+	}
+}
+
+func childOf(t *testing.T, parent int) int {
+	t.Helper()
+	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
+		if err == nil {
+			if f := strings.Fields(string(b)); len(f) > 0 {
+				pid, _ := strconv.Atoi(f[0])
+				return pid
+			}
+		}
+	}
+	t.Fatalf("process %d has no child", parent)
+	return 0
+}
+
+func ppid(t *testing.T, pid string) int {
+	t.Helper()
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return 0
+	}
+	f := strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])
+	p, _ := strconv.Atoi(f[1])
+	return p
+}
+
+func procState(pid string) string {
+	b, err := os.ReadFile("/proc/" + pid + "/stat")
+	if err != nil {
+		return ""
+	}
+	return strings.Fields(string(b)[strings.LastIndexByte(string(b), ')')+2:])[0]
+}
+
+// TestRuntimeAPIFaults: what the platform does wrong gets bounded retries, a clear log line and
+// the right exit status; never a busy loop, never a second post for one invocation.
+func TestRuntimeAPIFaults(t *testing.T) {
+	task := writeTask(t, map[string]string{"function.sh": pidHandler})
+
+	t.Run("no-runtime-api", func(t *testing.T) {
+		_, cmd := startBootstrap(t, "127.0.0.1:1", function{taskDir: task, handler: "function.handler"})
+		start := time.Now()
+		if code := waitExit(t, cmd, 10*time.Second); code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		if d := time.Since(start); d < 200*time.Millisecond {
+			t.Errorf("gave up after %v: the retries have no pause", d)
+		}
+	})
+
+	t.Run("next-500", func(t *testing.T) {
+		api := newFakeAPI(t)
+		logs, cmd := startBootstrap(t, api.srv.URL, function{taskDir: task, handler: "function.handler"})
+		workerPID(t, api, "r1")
+		api.set(func(f *fakeAPI) { f.nextStatus = http.StatusInternalServerError })
+		api.queue <- fakeInvocation{id: "wake", body: `{}`} // ignored: /next now fails
+		if code := waitExit(t, cmd, 5*time.Second); code != 1 {
+			t.Errorf("exit code %d, want 1", code)
+		}
+		if !strings.Contains(logs.String(), "HTTP 500") {
+			t.Errorf("the log does not say why:\n%s", logs.String())
+		}
+	})
+
+	t.Run("response-refused", func(t *testing.T) {
+		api := newFakeAPI(t)
+		logs := runBootstrap(t, api, function{taskDir: task, handler: "function.handler"})
+		api.set(func(f *fakeAPI) { f.responseStatus = http.StatusForbidden })
+		api.queue <- fakeInvocation{id: "r1", body: `{}`}
+		if r := api.result(t); r.kind != "response" {
+			t.Fatalf("got %+v", r)
+		}
+		api.set(func(f *fakeAPI) { f.responseStatus = 0 })
+		workerPID(t, api, "r2") // served: the refusal did not stop the loop
+		select {
+		case r := <-api.results:
+			t.Errorf("a second post followed the refused response: %+v", r)
+		default:
+		}
+		if !strings.Contains(logs.String(), "refused the response") {
+			t.Errorf("the refusal is not logged:\n%s", logs.String())
+		}
+	})
+
+	t.Run("response-too-large", func(t *testing.T) {
+		api := newFakeAPI(t)
+		runBootstrap(t, api, function{taskDir: task, handler: "function.big"})
+		api.queue <- fakeInvocation{id: "r1", body: `{}`}
+		r := api.result(t)
+		if r.kind != "error" || r.errorType != "Function.ResponseSizeTooLarge" || !strings.Contains(r.body, "7000000") {
+			t.Errorf("got %+v", r)
+		}
+	})
+}
