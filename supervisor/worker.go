@@ -73,8 +73,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	case l := <-p.lines:
 		switch {
 		case l.err != nil && w.exitsSoon(p):
-			w.discard(ctx, p)
-			return w.exitReport(ctx, p, "the worker exited during init")
+			return w.diedDuringInit(ctx, p)
 		case l.err != nil:
 			w.discard(ctx, p)
 			return protocol.Errorf(ErrTypeInvalidReply, "the worker broke the channel protocol before ready: %v", l.err)
@@ -89,16 +88,23 @@ func (w *Worker) Start(ctx context.Context) error {
 			return protocol.Errorf(ErrTypeInvalidReply, "worker sent %q before ready", l.reply.Type)
 		}
 	case <-p.exited:
-		report := w.lastWords(p)
-		w.discard(ctx, p)
-		if report != nil && report.Type != "" {
+		if report := w.lastWords(p); report != nil && report.Type != "" {
+			w.discard(ctx, p)
 			return report
 		}
-		return w.exitReport(ctx, p, "the worker exited during init")
+		return w.diedDuringInit(ctx, p)
 	case <-ctx.Done():
 		w.discard(ctx, p)
 		return fmt.Errorf("starting worker: %w", ctx.Err())
 	}
+}
+
+// diedDuringInit reports a worker that exited before it was ready. The report is made before the
+// process is discarded: discarding closes the log stream the report takes its last lines from.
+func (w *Worker) diedDuringInit(ctx context.Context, p *process) error {
+	report := w.exitReport(ctx, p, "the worker exited during init")
+	w.discard(ctx, p)
+	return report
 }
 
 // exitsSoon reports whether p exits within ReapWait (its channel closed: it is probably dying).
