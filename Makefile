@@ -12,7 +12,7 @@ LAYER_ZIP := $(DIST)/polyboot-$(ARCH).zip
 # Adapter files that go into the layer: manifests and programs, not tests or examples.
 ADAPTER_FILES := $(shell find adapters -path '*/tests' -prune -o -path '*/example' -prune -o -type f \( -name adapter.json -o -name 'adapter.*' -o -name '*.tcl' -o -name '*.py' -o -name '*.sh' \) -print | sort)
 
-.PHONY: all build layer run stop test test-go vet fmt-check clean
+.PHONY: all build layer run stop test soak vet fmt-check clean
 all: layer
 
 build: $(BUILD)/bootstrap-$(ARCH)
@@ -53,6 +53,10 @@ stop:
 ## test: vet, format check, and every test (unit, adapters, emulator end to end) with the race detector
 test: fmt-check vet layer
 	POLYBOOT_LAYER_ZIP=$(CURDIR)/$(LAYER_ZIP) $(GO) test -race -count=1 -timeout 20m ./...
+
+## soak: 10,000 invocations under the emulator; prints the bootstrap's RSS and open fds (make test runs 2,000)
+soak: layer
+	POLYBOOT_LAYER_ZIP=$(CURDIR)/$(LAYER_ZIP) POLYBOOT_SOAK=10000 $(GO) test -count=1 -v -run 'TestSoak' ./e2e/
 
 vet:
 	$(GO) vet ./...

@@ -139,12 +139,14 @@ func TestSIGTERMAsPID1(t *testing.T) {
 	}
 }
 
+// childOf returns the first child of parent, a process that may have started it from any thread.
 func childOf(t *testing.T, parent int) int {
 	t.Helper()
 	for deadline := time.Now().Add(3 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", parent, parent))
-		if err == nil {
-			if f := strings.Fields(string(b)); len(f) > 0 {
+		tasks, _ := os.ReadDir(fmt.Sprintf("/proc/%d/task", parent))
+		for _, task := range tasks {
+			b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/children", parent, task.Name()))
+			if f := strings.Fields(string(b)); err == nil && len(f) > 0 {
 				pid, _ := strconv.Atoi(f[0])
 				return pid
 			}
