@@ -223,7 +223,9 @@ func testEnv(path string) []string {
 }
 
 // withFakeAWS is PATH with the fake aws first: it shadows any real AWS CLI.
-func withFakeAWS(aws *fakeAWS) string { return aws.dir + string(os.PathListSeparator) + os.Getenv("PATH") }
+func withFakeAWS(aws *fakeAWS) string {
+	return aws.dir + string(os.PathListSeparator) + os.Getenv("PATH")
+}
 
 // dryRun runs layer/publish --dry-run with a fake aws on PATH and fails the test if it was called.
 func dryRun(t *testing.T, args ...string) result {
