@@ -46,26 +46,12 @@ proc ::polyboot::Main {argv} {
     exit 0
 }
 
-# UseUtf8 -- make UTF-8 the system encoding (file names, exec arguments, environment, and files
-# the handler opens). Started with an empty locale, tclsh decodes the environment as iso8859-1,
-# which keeps every byte as one character: such values are decoded again as UTF-8.
+# UseUtf8 -- makes UTF-8 the system encoding: file names, exec arguments and output, the files the
+# handler opens, and the environment (Tcl reads an element of ::env from the process environment
+# each time, in the system encoding of the moment). Started with an empty locale, tclsh would use
+# iso8859-1.
 proc ::polyboot::UseUtf8 {} {
-    set wasLatin1 [expr {[encoding system] eq "iso8859-1"}]
     encoding system utf-8
-    if {!$wasLatin1} {
-        return
-    }
-    foreach name [array names ::env] {
-        set value $::env($name)
-        if {![regexp {[\u0080-\u00ff]} $value]} {
-            continue
-        }
-        # Bytes that are not UTF-8 decode to the same characters: leave those variables alone.
-        set decoded [encoding convertfrom utf-8 [encoding convertto iso8859-1 $value]]
-        if {$decoded ne $value} {
-            set ::env($name) $decoded
-        }
-    }
 }
 
 # OpenChannels -- reopens fds 0, 1 and 3 as private channels (Tcl marks them close-on-exec, so
@@ -310,8 +296,10 @@ proc ::polyboot::ParseHeader {text} {
         }
         dict set members $name $value
         set i [json::impl::SkipWs $text $end]
-        if {[string index $text $i] ne ","} {
-            error "no 'event' member"
+        switch -- [string index $text $i] {
+            , {}
+            "\}" {error "no 'event' member"}
+            default {error "expected ',' after member '$name' at offset $i"}
         }
     }
 }

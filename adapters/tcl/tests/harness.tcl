@@ -51,9 +51,16 @@ proc ::harness::start {file function args} {
 
     set env [dict merge [list PATH /usr/bin:/bin] [dict get $opts -env]]
     set script {b=$1; l=$2; shift 2; exec "$@" 3>"$b" 2>>"$l"}
-    set chan [open |[list /usr/bin/env -i {*}[lmap {k v} $env {string cat $k = $v}] \
-        /bin/bash -c $script bash $fifo $log $tclsh $adapter $file $function \
-        [dict get $opts -module]] r+]
+    # Arguments (and so the environment given here) are encoded in the system encoding.
+    set encoding [encoding system]
+    encoding system utf-8
+    try {
+        set chan [open |[list /usr/bin/env -i {*}[lmap {k v} $env {string cat $k = $v}] \
+            /bin/bash -c $script bash $fifo $log $tclsh $adapter $file $function \
+            [dict get $opts -module]] r+]
+    } finally {
+        encoding system $encoding
+    }
     fconfigure $chan -translation binary -blocking 0 -buffering none
     set ${w}::chan $chan
     set ${w}::pid [pid $chan]
