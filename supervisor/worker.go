@@ -60,10 +60,15 @@ func NewWorker(sp *Spawner, cfg Config) *Worker {
 
 // Start makes sure the worker process runs and has loaded the handler. A handler that cannot be
 // loaded gives a *protocol.ErrorReport (from the adapter's init_error line, or Runtime.ExitError
-// when the process died first).
+// when the process died first). A process that exited since it was started is replaced.
 func (w *Worker) Start(ctx context.Context) error {
-	if w.proc != nil {
-		return nil
+	if p := w.proc; p != nil {
+		select {
+		case <-p.exited:
+			w.replaceDead(ctx, p)
+		default:
+			return nil
+		}
 	}
 	p, err := startProcess(w.spawner, w.cfg.Argv, w.cfg.Dir, w.cfg.Env, w.cfg.Logs)
 	if err != nil {
@@ -146,18 +151,11 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 	if err != nil {
 		return nil, protocol.Errorf(ErrTypeUnmarshal, "Unable to unmarshal input: %v", err)
 	}
-	if err := w.Start(ctx); err != nil {
-		var report *protocol.ErrorReport
-		if errors.As(err, &report) {
-			return nil, report
-		}
-		return nil, protocol.Errorf(ErrTypeStart, "%v", err)
+	p, report := w.prepare(ctx, inv.RequestID)
+	if report != nil {
+		return nil, report
 	}
-	p := w.proc
 	started := time.Now()
-	if err := w.begin(ctx, p, inv.RequestID); err != nil {
-		return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
-	}
 	w.line = protocol.AppendInvokeLine(w.line[:0], inv, event)
 	written := make(chan error, 1)
 	go func(line []byte) {
@@ -237,10 +235,52 @@ func (w *Worker) replyBeforeDeath(p *process, requestID string) (lineOrErr, bool
 	}
 }
 
+// errWorkerGone is begin's error for a worker process that ended since the last invocation.
+var errWorkerGone = errors.New("the worker exited between invocations")
+
+// prepare makes sure a worker process runs and readies it for the invocation requestID. A process
+// found to have exited since the last invocation is replaced, once: its death is no fault of the
+// invocation about to run.
+func (w *Worker) prepare(ctx context.Context, requestID string) (*process, *protocol.ErrorReport) {
+	for retried := false; ; retried = true {
+		if err := w.Start(ctx); err != nil {
+			var report *protocol.ErrorReport
+			if errors.As(err, &report) {
+				return nil, report
+			}
+			return nil, protocol.Errorf(ErrTypeStart, "%v", err)
+		}
+		p := w.proc
+		err := w.begin(ctx, p, requestID)
+		switch {
+		case err == nil:
+			return p, nil
+		case errors.Is(err, errWorkerGone) && !retried:
+			w.replaceDead(ctx, p)
+		case errors.Is(err, errWorkerGone):
+			report := w.exitReport(ctx, p, "the worker exited before the invocation")
+			w.discard(ctx, p)
+			return nil, report
+		default:
+			return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
+		}
+	}
+}
+
+// replaceDead forgets a process that exited between invocations, so that the next Start starts
+// a new one.
+func (w *Worker) replaceDead(ctx context.Context, p *process) {
+	w.cfg.Warn("the worker exited between invocations; starting a new one", "status", exitDescription(p.state))
+	w.discard(ctx, p)
+}
+
 // begin retags the log stream and discards stray body bytes before an invocation starts.
 func (w *Worker) begin(ctx context.Context, p *process, requestID string) error {
 	select {
 	case l := <-p.lines:
+		if l.err != nil && w.exitsSoon(p) {
+			return errWorkerGone
+		}
 		if l.err != nil {
 			return fmt.Errorf("channel broke between invocations: %w", l.err)
 		}
