@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -73,11 +74,16 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		log.Error("AWS_LAMBDA_RUNTIME_API is not set: the bootstrap runs under Lambda or its Runtime Interface Emulator")
 		return 2
 	}
+	n, err := concurrency(e.get("AWS_LAMBDA_MAX_CONCURRENCY"))
+	if err != nil {
+		log.Error("bad setting", zap.Error(err))
+		return 2
+	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
 	api := protocol.NewClient(o.api)
-	worker, report := prepare(ctx, o, e, log, stdout)
+	workers, report := startWorkers(ctx, o, e, log, stdout, n)
 	if report != nil {
 		log.Error("init failed", zap.String("errorType", report.Type), zap.String("errorMessage", report.Message))
 		if err := api.InitError(ctx, report); err != nil {
@@ -85,51 +91,121 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		}
 		return 1
 	}
-	defer worker.Close()
+	defer closeAll(workers)
 	if o.sigterm {
 		enableSIGTERM(ctx, api, log)
 	}
-
-	loop := &invoke.Loop{API: api, Worker: worker, Log: log, Margin: o.margin, Retries: 5, Backoff: 20 * time.Millisecond}
-	if err := loop.Run(ctx); err != nil {
+	if err := serve(ctx, api, workers, log, o.margin); err != nil {
 		log.Error("invoke loop stopped", zap.Error(err))
 		return 1
 	}
 	return 0
 }
 
-// prepare resolves the handler and starts its worker. A failure is an init error to report.
-func prepare(ctx context.Context, o *options, e env, log *zap.Logger, stdout io.Writer) (*supervisor.Worker, *protocol.ErrorReport) {
+// concurrency reads AWS_LAMBDA_MAX_CONCURRENCY (set on Lambda Managed Instances): how many
+// invocations the environment serves at once. Unset means 1.
+func concurrency(v string) (int, error) {
+	if v == "" {
+		return 1, nil
+	}
+	n, err := strconv.Atoi(v)
+	if err != nil || n < 1 || n > 1024 {
+		return 0, fmt.Errorf("AWS_LAMBDA_MAX_CONCURRENCY=%q: want a whole number from 1 to 1024", v)
+	}
+	return n, nil
+}
+
+// serve runs one invoke loop per worker until ctx ends or one loop fails for good, which stops the
+// others.
+func serve(ctx context.Context, api invoke.RuntimeAPI, workers []*supervisor.Worker, log *zap.Logger, margin time.Duration) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	errs := make(chan error, len(workers))
+	for i, w := range workers {
+		loop := &invoke.Loop{API: api, Worker: w, Log: log.With(zap.Int("worker", i)), Margin: margin, Retries: 5, Backoff: 20 * time.Millisecond}
+		go func() {
+			err := loop.Run(ctx)
+			cancel()
+			errs <- err
+		}()
+	}
+	var first error
+	for range workers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	return first
+}
+
+// workerConfig resolves the handler to the command line of its worker.
+func workerConfig(o *options, e env, log *zap.Logger, stdout io.Writer) (supervisor.Config, *protocol.ErrorReport) {
 	taskRoot, err := taskRoot(o.taskRoot)
 	if err != nil {
-		return nil, protocol.Errorf("Runtime.InvalidTaskRoot", "%v", err)
+		return supervisor.Config{}, protocol.Errorf("Runtime.InvalidTaskRoot", "%v", err)
 	}
 	layerDir := executableDir()
 	reg, err := registry.Load(append([]string{filepath.Join(layerDir, "adapters")}, o.adapters...)...)
 	if err != nil {
-		return nil, protocol.Errorf("Runtime.InvalidAdapter", "%v", err)
+		return supervisor.Config{}, protocol.Errorf("Runtime.InvalidAdapter", "%v", err)
 	}
 	h, err := reg.Resolve(o.handler, taskRoot)
 	if err != nil {
-		return nil, asReport(err)
+		return supervisor.Config{}, asReport(err)
 	}
 	argv, err := reg.Argv(h, registry.Env{Getenv: e.get, BinDirs: []string{filepath.Join(layerDir, "bin")}})
 	if err != nil {
-		return nil, asReport(err)
+		return supervisor.Config{}, asReport(err)
 	}
-	log.Debug("starting worker", zap.Strings("argv", argv))
-	sugar := log.Sugar()
-	w := supervisor.NewWorker(supervisor.NewSpawner(), supervisor.Config{
+	log.Debug("worker command", zap.Strings("argv", argv))
+	return supervisor.Config{
 		Argv: argv,
 		Dir:  taskRoot,
 		Env:  workerEnv(e, taskRoot),
 		Logs: newTextSink(stdout),
-		Warn: sugar.Warnw,
-	})
-	if err := w.Start(ctx); err != nil {
-		return nil, asReport(err)
+		Warn: log.Sugar().Warnw,
+	}, nil
+}
+
+// startWorkers starts n workers in parallel and waits until all have loaded the handler. The
+// first failure is the init error; the workers already started are stopped.
+func startWorkers(ctx context.Context, o *options, e env, log *zap.Logger, stdout io.Writer, n int) ([]*supervisor.Worker, *protocol.ErrorReport) {
+	cfg, report := workerConfig(o, e, log, stdout)
+	if report != nil {
+		return nil, report
 	}
-	return w, nil
+	sp := supervisor.NewSpawner()
+	workers := make([]*supervisor.Worker, n)
+	errs := make(chan error, n)
+	for i := range workers {
+		workers[i] = supervisor.NewWorker(sp, cfg)
+		go func(w *supervisor.Worker) { errs <- w.Start(ctx) }(workers[i])
+	}
+	var first error
+	for range workers {
+		if err := <-errs; err != nil && first == nil {
+			first = err
+		}
+	}
+	if first != nil {
+		closeAll(workers)
+		return nil, asReport(first)
+	}
+	return workers, nil
+}
+
+// closeAll stops every worker at once.
+func closeAll(workers []*supervisor.Worker) {
+	done := make(chan struct{}, len(workers))
+	for _, w := range workers {
+		go func(w *supervisor.Worker) {
+			_ = w.Close()
+			done <- struct{}{}
+		}(w)
+	}
+	for range workers {
+		<-done
+	}
 }
 
 func asReport(err error) *protocol.ErrorReport {
