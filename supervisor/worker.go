@@ -151,7 +151,12 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 	if err != nil {
 		return nil, protocol.Errorf(ErrTypeUnmarshal, "Unable to unmarshal input: %v", err)
 	}
-	p, report := w.prepare(ctx, inv.RequestID)
+	invoked := time.Now()
+	if ctx.Err() != nil {
+		// Out of time before it began: fail it without touching a healthy worker.
+		return nil, timeoutReport(invoked, nil)
+	}
+	p, report := w.prepare(ctx, inv.RequestID, invoked)
 	if report != nil {
 		return nil, report
 	}
@@ -198,7 +203,7 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 			if written != nil {
 				<-written
 			}
-			return nil, w.timedOut(ctx, p, started)
+			return nil, w.timedOut(ctx, p, invoked)
 		}
 	}
 	if written != nil {
@@ -240,13 +245,17 @@ var errWorkerGone = errors.New("the worker exited between invocations")
 
 // prepare makes sure a worker process runs and readies it for the invocation requestID. A process
 // found to have exited since the last invocation is replaced, once: its death is no fault of the
-// invocation about to run.
-func (w *Worker) prepare(ctx context.Context, requestID string) (*process, *protocol.ErrorReport) {
+// invocation about to run. A deadline that passes while a worker starts is the timeout of the
+// invocation, which was invoked at invoked.
+func (w *Worker) prepare(ctx context.Context, requestID string, invoked time.Time) (*process, *protocol.ErrorReport) {
 	for retried := false; ; retried = true {
 		if err := w.Start(ctx); err != nil {
 			var report *protocol.ErrorReport
-			if errors.As(err, &report) {
+			switch {
+			case errors.As(err, &report):
 				return nil, report
+			case ctx.Err() != nil:
+				return nil, timeoutReport(invoked, nil)
 			}
 			return nil, protocol.Errorf(ErrTypeStart, "%v", err)
 		}
@@ -274,8 +283,12 @@ func (w *Worker) replaceDead(ctx context.Context, p *process) {
 	w.discard(ctx, p)
 }
 
-// begin retags the log stream and discards stray body bytes before an invocation starts.
+// begin retags the log stream and discards stray body bytes before an invocation starts. Its
+// drains are short and bounded by ReapWait, not by the invocation's deadline: a deadline that
+// passes meanwhile is the invocation's timeout, which Invoke reports, not a broken worker.
 func (w *Worker) begin(ctx context.Context, p *process, requestID string) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), w.cfg.ReapWait)
+	defer cancel()
 	select {
 	case l := <-p.lines:
 		if l.err != nil && w.exitsSoon(p) {
@@ -374,6 +387,11 @@ func (w *Worker) died(ctx context.Context, p *process, started time.Time) *proto
 func (w *Worker) timedOut(ctx context.Context, p *process, started time.Time) *protocol.ErrorReport {
 	tail := w.tail(ctx, p, 10)
 	w.discard(ctx, p)
+	return timeoutReport(started, tail)
+}
+
+// timeoutReport is the error of an invocation that started at started and ran out of time.
+func timeoutReport(started time.Time, tail []string) *protocol.ErrorReport {
 	msg := fmt.Sprintf("Task timed out after %.2f seconds", time.Since(started).Seconds())
 	if len(tail) > 0 {
 		msg += "; last log lines:\n" + strings.Join(tail, "\n")
