@@ -23,6 +23,9 @@ namespace eval ::polyboot {
     # Context members that are the same for every invocation.
     variable staticContext {}
 
+    # Where the procs defined while the handler file was sourced are: qualified name -> {file line}.
+    variable procFiles {}
+
     # How many bytes of an invoke line to decode when looking for the start of its event.
     variable headerPrefix 4096
 }
@@ -114,7 +117,10 @@ proc ::polyboot::LoadHandler {file function module} {
         InitError Runtime.ImportModuleError \
             "Unable to import module '$module': cannot read handler file '$file'" {}
     }
-    if {[catch {uplevel #0 [list source -encoding utf-8 $file]} msg opts]} {
+    trace add execution proc leave ::polyboot::RecordProc
+    set failed [catch {uplevel #0 [list source -encoding utf-8 $file]} msg opts]
+    trace remove execution proc leave ::polyboot::RecordProc
+    if {$failed} {
         InitError Runtime.UserCodeSyntaxError "Unable to load '$file': $msg" \
             [StackTrace [dict get $opts -errorinfo]]
     }
@@ -136,6 +142,39 @@ proc ::polyboot::LoadHandler {file function module} {
         memory_limit_in_mb [EnvOr AWS_LAMBDA_FUNCTION_MEMORY_SIZE] \
         log_group_name     [EnvOr AWS_LAMBDA_LOG_GROUP_NAME] \
         log_stream_name    [EnvOr AWS_LAMBDA_LOG_STREAM_NAME]]
+}
+
+# RecordProc command code result op -- execution trace on [proc] while the handler file is
+# sourced: notes the file and line where each proc is defined, for stack traces.
+proc ::polyboot::RecordProc {command code result op} {
+    variable procFiles
+    if {$code != 0} {
+        return
+    }
+    set name [uplevel 1 [list namespace which -command [lindex $command 1]]]
+    for {set level [info frame]} {$level > 0} {incr level -1} {
+        set frame [info frame $level]
+        if {[dict exists $frame file] && [dict exists $frame cmd]
+                && [regexp {^\s*proc\s} [dict get $frame cmd]]} {
+            dict set procFiles $name [list [dict get $frame file] [dict get $frame line]]
+            return
+        }
+    }
+}
+
+# ProcFile name -- {file line} of the proc shown as name in an error trace (qualified, or
+# relative to a namespace we do not know: then the one recorded proc it can be), or "".
+proc ::polyboot::ProcFile {name} {
+    variable procFiles
+    set qualified [expr {[string match ::* $name] ? $name : "::$name"}]
+    if {[dict exists $procFiles $qualified]} {
+        return [dict get $procFiles $qualified]
+    }
+    set matches [dict keys $procFiles *::$name]
+    if {[llength $matches] == 1} {
+        return [dict get $procFiles [lindex $matches 0]]
+    }
+    return ""
 }
 
 # AcceptsTwoArgs proc -- 1 when the proc can be called with exactly two arguments.
@@ -393,7 +432,9 @@ proc ::polyboot::ErrorType {errorcode} {
 }
 
 # StackTrace errorinfo -- the lines of -errorinfo, without the adapter's own frames: everything
-# from the `uplevel` that ran the handler (or the source command) on.
+# from the `uplevel` that ran the handler (or the source command) on. A line naming a proc the
+# handler files define gets the file and line it points to:
+#     (procedure "app::handler" line 3, file "/var/task/function.tcl" line 14)
 proc ::polyboot::StackTrace {errorinfo} {
     set at [string last "\n    (\"uplevel\" body line 1)" $errorinfo]
     if {$at >= 0} {
@@ -407,7 +448,16 @@ proc ::polyboot::StackTrace {errorinfo} {
             set errorinfo [string range $errorinfo 0 [expr {$at - 1}]]
         }
     }
-    return [split $errorinfo \n]
+    set lines {}
+    foreach line [split $errorinfo \n] {
+        if {[regexp {^    \(procedure "(.+)" line (\d+)\)$} $line -> name n]
+                && [set where [ProcFile $name]] ne ""} {
+            lassign $where file first
+            set line "    (procedure \"$name\" line $n, file \"$file\" line [expr {$first + $n - 1}])"
+        }
+        lappend lines $line
+    }
+    return $lines
 }
 
 # FlushLogs -- pushes out what the handler wrote, so its log lines reach the bootstrap before
