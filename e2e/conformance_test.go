@@ -71,6 +71,7 @@ func TestConformance(t *testing.T) {
 			t.Run("init-errors", c.initErrors)
 			t.Run("logs", c.logs)
 			t.Run("warm-state", c.warmState)
+			t.Run("stray-output", c.strayOutput)
 			t.Run("crash", c.crash)
 			t.Run("timeout", c.timeout)
 		})
@@ -92,11 +93,12 @@ func (c *conformance) serve(t *testing.T, handler string, env ...string) *emulat
 
 func (c *conformance) echo(t *testing.T) {
 	e := c.serve(t, "function.echo")
+	marker := filepath.Join(t.TempDir(), "pwned")
 	big := `{"data":"` + strings.Repeat("0123456789abcdef", 6*1024*1024/16-64) + `"}`
 	events := map[string]string{
 		"ascii":   `{"a":1,"b":[true,false,null],"c":{"d":"e"},"f":-12,"g":1.5}`,
 		"unicode": `{"text":"héllo wörld ☃ 😀 日本語","emoji":"🎉"}`,
-		"hostile": `{"cmd":"$(touch /tmp/x) ` + "`id`" + ` ; rm -rf / *","quote":"'\" \\\\","nl":"a\nb\r\nc\td","nul":"\u0000","esc":"\\u0041"}`,
+		"hostile": `{"cmd":"$(touch ` + marker + `) ` + "`touch " + marker + "`" + ` ; touch ` + marker + `; *","quote":"'\" \\\\","nl":"a\nb\r\nc\td","nul":"\u0000","esc":"\\u0041"}`,
 		"nested":  `{"a":` + strings.Repeat("[", 40) + `{"deep":[1,2,{"x":[]}]}` + strings.Repeat("]", 40) + `,"empty":{}}`,
 		"6MB":     big,
 	}
@@ -110,6 +112,9 @@ func (c *conformance) echo(t *testing.T) {
 		if name == "6MB" {
 			t.Logf("%s: %d-byte event round trip %v", c.lang.name, len(ev), time.Since(start).Round(time.Millisecond))
 		}
+	}
+	if _, err := os.Stat(marker); err == nil {
+		t.Error("event data was executed: the marker file exists")
 	}
 }
 
@@ -336,5 +341,38 @@ func (c *conformance) timeout(t *testing.T) {
 	}
 	if pids := processesWithArg(t, "300"); len(pids) > 0 {
 		t.Errorf("processes started by timed-out handlers survived: %v", pids)
+	}
+}
+
+// strayOutput: a handler writing to stdout and stderr in every way (no final newline, binary bytes,
+// a carriage return, a 1 MB line) corrupts neither the channel nor the response, and every byte
+// reaches the log in lines tagged with the request id.
+func (c *conformance) strayOutput(t *testing.T) {
+	e := c.serve(t, "function.noise")
+	status, body := e.invoke(t, []byte(`{}`))
+	if want := c.lang.canonical(`{"ok":true}`); status != 200 || string(body) != want {
+		t.Fatalf("status %d, body %.200s, want %s", status, body, want)
+	}
+	var id string
+	ns := 0
+	for _, line := range strings.Split(e.logs.String(), "\n") {
+		f := strings.SplitN(line, "\t", 4)
+		if len(f) < 4 || f[2] != "INFO" {
+			continue
+		}
+		if strings.Contains(f[3], "partial") || strings.Contains(f[3], "N") || strings.Contains(f[3], "err-tail") {
+			if id == "" {
+				id = f[1]
+			}
+			if f[1] != id || id == "-" {
+				t.Errorf("a log line is tagged %q, want the invocation's id %q", f[1], id)
+			}
+			ns += strings.Count(f[3], "N")
+		}
+	}
+	logs := e.logs.String()
+	if ns != 1000000 || !strings.Contains(logs, "partial") || !strings.Contains(logs, "err-tail") {
+		t.Errorf("the log has %d of 1,000,000 Ns, partial: %v, err-tail: %v",
+			ns, strings.Contains(logs, "partial"), strings.Contains(logs, "err-tail"))
 	}
 }

@@ -18,3 +18,10 @@ slow() {
   [[ $1 == *fast* ]] && { printf '{}'; return; }
   printf 'slow start\n' >&2; sleep 300 & sleep 301
 }
+noise() {
+  printf 'partial' >&2
+  printf '\001\377\r' >&2
+  head -c 1000000 /dev/zero | tr '\0' N >&2
+  printf '\nerr-tail' >&2
+  printf '{"ok":true}'
+}

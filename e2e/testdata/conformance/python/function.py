@@ -55,3 +55,12 @@ def slow(event, context):
     sys.stderr.flush()
     subprocess.Popen(["sleep", "300"])
     time.sleep(301)
+
+
+def noise(event, context):
+    import sys
+    sys.stdout.write("partial")
+    sys.stdout.write("\x01\xff\r")
+    sys.stdout.write("N" * 1000000 + "\n")
+    sys.stderr.write("err-tail")
+    return {"ok": True}

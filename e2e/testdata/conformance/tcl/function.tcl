@@ -26,3 +26,10 @@ proc slow {event context} {
     if {[dict exists $event fast]} { return "{}" }
     puts stderr "slow start"; flush stderr; exec sleep 300 & ; after 301000
 }
+proc noise {event context} {
+    puts -nonewline partial
+    puts -nonewline "\x01\xff\r"
+    puts [string repeat N 1000000]
+    puts -nonewline stderr err-tail
+    return {{"ok":true}}
+}
