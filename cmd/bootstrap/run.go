@@ -50,7 +50,7 @@ func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
 	}
 	fs.DurationVar(&o.margin, "timeout-margin", margin, "stop a handler this long before its deadline and report a timeout (env POLYBOOT_TIMEOUT_MARGIN_MS)")
 	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters, searched after the layer's own (env POLYBOOT_ADAPTER_PATH, colon-separated)")
-	fs.StringVar(&o.logFmt, "log-format", e.get("AWS_LAMBDA_LOG_FORMAT"), "Text or JSON (env AWS_LAMBDA_LOG_FORMAT)")
+	fs.StringVar(&o.logFmt, "log-format", e.get("AWS_LAMBDA_LOG_FORMAT"), "Text or JSON: the format of every log line, handlers' and the bootstrap's own (env AWS_LAMBDA_LOG_FORMAT; the level filter is AWS_LAMBDA_LOG_LEVEL)")
 	fs.BoolVar(&o.sigterm, "enable-sigterm", isTrue(e.get("POLYBOOT_ENABLE_SIGTERM")), "register a no-op internal extension so Lambda sends SIGTERM before shutdown; workers get SIGTERM, then SIGKILL 300 ms later (env POLYBOOT_ENABLE_SIGTERM=1)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
@@ -68,7 +68,8 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "bootstrap: %v\n", err)
 		return 2
 	}
-	log := newLogger(stderr, o.logFmt)
+	logs := newLogSettings(o.logFmt, e.get("AWS_LAMBDA_LOG_LEVEL"))
+	log := newLogger(stderr, logs)
 	defer func() { _ = log.Sync() }()
 	if o.api == "" {
 		log.Error("AWS_LAMBDA_RUNTIME_API is not set: the bootstrap runs under Lambda or its Runtime Interface Emulator")
@@ -83,7 +84,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	defer stop()
 
 	api := protocol.NewClient(o.api)
-	workers, report := startWorkers(ctx, o, e, log, stdout, n)
+	workers, report := startWorkers(ctx, o, e, log, newHandlerLogSink(stdout, logs), n)
 	if report != nil {
 		log.Error("init failed", zap.String("errorType", report.Type), zap.String("errorMessage", report.Message))
 		if err := api.InitError(ctx, report); err != nil {
@@ -139,7 +140,7 @@ func serve(ctx context.Context, api invoke.RuntimeAPI, workers []*supervisor.Wor
 }
 
 // workerConfig resolves the handler to the command line of its worker.
-func workerConfig(o *options, e env, log *zap.Logger, stdout io.Writer) (supervisor.Config, *protocol.ErrorReport) {
+func workerConfig(o *options, e env, log *zap.Logger, sink supervisor.LogSink) (supervisor.Config, *protocol.ErrorReport) {
 	taskRoot, err := taskRoot(o.taskRoot)
 	if err != nil {
 		return supervisor.Config{}, protocol.Errorf("Runtime.InvalidTaskRoot", "%v", err)
@@ -162,15 +163,15 @@ func workerConfig(o *options, e env, log *zap.Logger, stdout io.Writer) (supervi
 		Argv: argv,
 		Dir:  taskRoot,
 		Env:  workerEnv(e, taskRoot),
-		Logs: newTextSink(stdout),
+		Logs: sink,
 		Warn: log.Sugar().Warnw,
 	}, nil
 }
 
 // startWorkers starts n workers in parallel and waits until all have loaded the handler. The
 // first failure is the init error; the workers already started are stopped.
-func startWorkers(ctx context.Context, o *options, e env, log *zap.Logger, stdout io.Writer, n int) ([]*supervisor.Worker, *protocol.ErrorReport) {
-	cfg, report := workerConfig(o, e, log, stdout)
+func startWorkers(ctx context.Context, o *options, e env, log *zap.Logger, sink supervisor.LogSink, n int) ([]*supervisor.Worker, *protocol.ErrorReport) {
+	cfg, report := workerConfig(o, e, log, sink)
 	if report != nil {
 		return nil, report
 	}
@@ -280,6 +281,3 @@ func isTrue(v string) bool {
 	}
 	return false
 }
-
-// isJSON reports whether the log format asks for JSON lines.
-func isJSON(format string) bool { return strings.EqualFold(format, "json") }
