@@ -30,26 +30,42 @@ type lineSplitter struct {
 	next    int
 }
 
-// write consumes bytes from the stream.
+// write consumes bytes from the stream. A line longer than maxLogLine is logged in pieces of
+// maxLogLine bytes, the last one shorter, however the stream is cut into chunks.
 func (s *lineSplitter) write(p []byte) {
 	for len(p) > 0 {
 		i := bytes.IndexByte(p, '\n')
 		if i < 0 {
 			s.partial = append(s.partial, p...)
-			for len(s.partial) >= maxLogLine {
-				s.emit(s.partial[:maxLogLine])
-				s.partial = append(s.partial[:0], s.partial[maxLogLine:]...)
-			}
+			s.cut()
 			return
 		}
+		line := p[:i]
 		if len(s.partial) > 0 {
-			s.partial = append(s.partial, p[:i]...)
-			s.emit(s.partial)
-			s.partial = s.partial[:0]
-		} else {
-			s.emit(p[:i])
+			s.partial = append(s.partial, line...)
+			s.cut()
+			line = s.partial
 		}
+		for len(line) > maxLogLine {
+			s.record(line[:maxLogLine])
+			line = line[maxLogLine:]
+		}
+		s.emit(line)
+		s.partial = s.partial[:0]
 		p = p[i+1:]
+	}
+}
+
+// cut logs the pending line's first pieces while it holds more than maxLogLine bytes. A pending
+// line of exactly maxLogLine bytes waits: if its newline comes next, it is one whole line.
+func (s *lineSplitter) cut() {
+	n := 0
+	for len(s.partial)-n > maxLogLine {
+		s.record(s.partial[n : n+maxLogLine])
+		n += maxLogLine
+	}
+	if n > 0 {
+		s.partial = append(s.partial[:0], s.partial[n:]...)
 	}
 }
 
@@ -81,8 +97,13 @@ func (s *lineSplitter) lastLines(n int) []string {
 	return out
 }
 
+// emit logs a line that ended, without the '\r' of a "\r\n" terminator.
 func (s *lineSplitter) emit(line []byte) {
-	line = bytes.TrimSuffix(line, []byte{'\r'})
+	s.record(bytes.TrimSuffix(line, []byte{'\r'}))
+}
+
+// record logs line as it is and keeps it in the tail.
+func (s *lineSplitter) record(line []byte) {
 	s.sink.Log(s.tag, line)
 	if len(s.tail) < logTailSize {
 		s.tail = append(s.tail, bytes.Clone(line))
