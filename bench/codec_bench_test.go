@@ -17,10 +17,6 @@ var codecSizes = []struct {
 	{"6MB", EventSize6MB},
 }
 
-// EventSize6MB is the largest event the benchmarks send: just under the emulator's 6 MiB request
-// limit (6,291,456 bytes), above which it truncates requests.
-const EventSize6MB = 6*1024*1024 - 1024
-
 // benchInvocation is a Runtime API invocation with every header Lambda sets.
 func benchInvocation(event []byte) *protocol.Invocation {
 	return &protocol.Invocation{

@@ -5,6 +5,10 @@ import (
 	"strconv"
 )
 
+// EventSize6MB is the largest event the benchmarks send: just under the emulator's 6 MiB request
+// limit (6,291,456 bytes), above which it truncates requests.
+const EventSize6MB = 6*1024*1024 - 1024
+
 // Event returns a JSON object of exactly size bytes (size >= 64) that looks like a batch of
 // records, written the way Python's json.dumps writes it by default: ", " between members and
 // elements, ": " after keys, ASCII only. An adapter that decodes the event and encodes it again

@@ -1,0 +1,46 @@
+# bench/bench.mk: the benchmark. Included by the root Makefile; not part of `make test`.
+#
+#   make bench              the end-to-end benchmark under AWS's Runtime Interface Emulator (bash, Tcl,
+#                           Python 2.7, python3 through polyboot's layer; the aws-lambda-go floor; the
+#                           tutorial's curl baseline), profile included; then the Go benchmarks; writes
+#                           bench/RESULTS.md. A few minutes on 2 cores.
+#   make bench BENCH_N=200  fewer warm invocations per runtime (default 1000)
+#   make bench-go           the Go benchmarks of the codec and the invoke loop alone
+#
+# Knobs: BENCH_N, BENCH_COLD (fresh starts per runtime), BENCH_ROWS (e.g. pb-bash,curl),
+# BENCH_PROFILE=false, BENCH_GOBENCH_TIME (go test -benchtime), POLYBOOT_PYTHON (the python3 row).
+
+BENCH_N ?= 1000
+BENCH_COLD ?= 5
+BENCH_ROWS ?=
+BENCH_PROFILE ?= true
+BENCH_GOBENCH_TIME ?= 1s
+BENCH_BUILD := $(BUILD)/bench
+
+.PHONY: bench bench-go bench-tools
+
+## bench-tools: what the benchmark runs besides the layer
+bench-tools:
+	mkdir -p $(BENCH_BUILD)/echo-go $(BENCH_BUILD)/bin
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BENCH_BUILD)/echo-go/bootstrap ./bench/cmd/echo-go
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/bin/echo-go-symbols ./bench/cmd/echo-go
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BENCH_BUILD)/bin/echo-worker ./bench/cmd/echo-worker
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/bin/bootstrap-symbols ./cmd/bootstrap
+	$(GO) build -o $(BENCH_BUILD)/bin/polybench ./bench/cmd/polybench
+
+## bench-go: the Go benchmarks (codec, invoke loop against a fake Runtime API)
+bench-go:
+	mkdir -p $(BENCH_BUILD)
+	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_GOBENCH_TIME) ./bench/ | tee $(BENCH_BUILD)/gobench.txt
+
+## bench: the end-to-end benchmark and the Go benchmarks; writes bench/RESULTS.md
+bench: layer bench-tools bench-go
+	$(BENCH_BUILD)/bin/polybench \
+	  -layer $(LAYER_ZIP) -rie "$$($(GO) tool -n aws-lambda-rie)" \
+	  -echo-go $(BENCH_BUILD)/echo-go/bootstrap -echo-worker $(BENCH_BUILD)/bin/echo-worker \
+	  -profile-bootstrap $(BENCH_BUILD)/bin/bootstrap-symbols -profile-echo-go $(BENCH_BUILD)/bin/echo-go-symbols \
+	  -baseline bench/baseline -handlers bench/handlers -work $(BENCH_BUILD) \
+	  -interp-layers $(DIST)/polyboot-tcl-$(ARCH).zip,$(DIST)/polyboot-python2-$(ARCH).zip \
+	  -gobench $(BENCH_BUILD)/gobench.txt -notes bench/profile-notes.md -out bench/RESULTS.md \
+	  -n $(BENCH_N) -cold $(BENCH_COLD) -profile=$(BENCH_PROFILE) $(if $(BENCH_ROWS),-rows $(BENCH_ROWS)) \
+	  -command "make bench BENCH_N=$(BENCH_N)"

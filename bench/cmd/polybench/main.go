@@ -1,0 +1,279 @@
+// Command polybench is polyboot's end-to-end benchmark (make bench). It runs each runtime under
+// AWS's Runtime Interface Emulator (RIE) on loopback, one invocation at a time, and measures cold
+// start, warm latency and throughput, large-event round trips, memory and size, with the
+// aws-lambda-go echo function as the floor every figure is compared with; optionally it profiles
+// each runtime with strace and perf. It writes a Markdown report (bench/RESULTS.md).
+//
+//	polybench -layer dist/polyboot-amd64.zip -rie PATH -echo-go PATH -echo-worker PATH \
+//	          -baseline bench/baseline -handlers bench/handlers -work build/bench -out bench/RESULTS.md
+//
+// It measures and never fails on a time: it exits non-zero only when it could not measure at all.
+package main
+
+import (
+	"debug/buildinfo"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	"github.com/polyboot/polyboot/bench"
+)
+
+// config is the benchmark's set-up, from flags.
+type config struct {
+	layerZip, layerDir, rie, echoGo, echoWorker, baseline, handlers string
+	profileBootstrap, profileLayer, profileEchoGo                   string
+	work, tmp, out, notes, goBench, python3, command                string
+	interpLayers                                                    []string
+
+	n, cold, warmup, bigReps, profileN int
+	profile                            bool
+	rows                               map[string]bool
+
+	lambdaGoVersion, rieVersion string
+}
+
+// wants reports whether the row with key is to be measured.
+func (c *config) wants(key string) bool { return len(c.rows) == 0 || c.rows[key] }
+
+func main() {
+	if err := run(); err != nil {
+		fmt.Fprintf(os.Stderr, "polybench: %v\n", err)
+		os.Exit(1)
+	}
+}
+
+func run() error {
+	c := &config{}
+	var rows, interpLayers string
+	flag.StringVar(&c.layerZip, "layer", "dist/polyboot-amd64.zip", "the runtime layer zip (make layer)")
+	flag.StringVar(&c.rie, "rie", "", "the Runtime Interface Emulator binary (go tool -n aws-lambda-rie)")
+	flag.StringVar(&c.echoGo, "echo-go", "", "the aws-lambda-go echo function, built (bench/cmd/echo-go)")
+	flag.StringVar(&c.echoWorker, "echo-worker", "", "the Go echo worker, built (bench/cmd/echo-worker)")
+	flag.StringVar(&c.baseline, "baseline", "bench/baseline", "folder of the curl baseline's bootstrap")
+	flag.StringVar(&c.handlers, "handlers", "bench/handlers", "folder of the echo handlers")
+	flag.StringVar(&c.work, "work", "build/bench", "scratch folder (task folders, unpacked layer, temp files)")
+	flag.StringVar(&c.out, "out", "bench/RESULTS.md", "the report to write; - for none")
+	flag.StringVar(&c.notes, "notes", "bench/profile-notes.md", "hand-written reading of the profile, included in the report")
+	flag.StringVar(&c.goBench, "gobench", "", "output of go test -bench for ./bench, included in the report")
+	flag.StringVar(&c.python3, "python3", os.Getenv("POLYBOOT_PYTHON"), "the python3 to run the python3 row with (default: POLYBOOT_PYTHON, else python3 on PATH)")
+	flag.StringVar(&interpLayers, "interp-layers", "", "comma-separated interpreter layer zips to list in the sizes, when they exist")
+	flag.IntVar(&c.n, "n", 1000, "warm invocations per runtime (BENCH_N)")
+	flag.IntVar(&c.cold, "cold", 5, "fresh starts per runtime for the cold start")
+	flag.IntVar(&c.warmup, "warmup", 100, "warm-up invocations before the timed ones")
+	flag.IntVar(&c.bigReps, "big-reps", 3, "round trips of each large event")
+	flag.BoolVar(&c.profile, "profile", true, "profile each runtime with strace and perf")
+	flag.IntVar(&c.profileN, "profile-n", 1000, "invocations under strace, and again under perf")
+	flag.StringVar(&c.profileBootstrap, "profile-bootstrap", "", "a polyboot bootstrap with symbols, used under perf instead of the layer's")
+	flag.StringVar(&c.profileEchoGo, "profile-echo-go", "", "the aws-lambda-go echo function with symbols, used under perf")
+	flag.StringVar(&rows, "rows", "", "comma-separated rows to run (go, pb-native, pb-bash, pb-tcl, pb-py27, pb-py3, curl); the floor always runs")
+	flag.StringVar(&c.command, "command", "make bench", "how this run was started, for the report")
+	flag.Parse()
+	if c.rie == "" || c.echoGo == "" || c.echoWorker == "" {
+		return errors.New("-rie, -echo-go and -echo-worker are required (make bench sets them)")
+	}
+	if c.n < 1 || c.cold < 1 || c.bigReps < 1 {
+		return errors.New("-n, -cold and -big-reps must be at least 1")
+	}
+	if rows != "" {
+		c.rows = map[string]bool{}
+		for _, r := range strings.Split(rows, ",") {
+			c.rows[strings.TrimSpace(r)] = true
+		}
+	}
+	for _, z := range strings.Split(interpLayers, ",") {
+		if z = strings.TrimSpace(z); z != "" {
+			c.interpLayers = append(c.interpLayers, z)
+		}
+	}
+	began := time.Now()
+	if err := prepare(c); err != nil {
+		return err
+	}
+	defer os.RemoveAll(c.tmp)
+
+	in := findInterpreters(c.python3)
+	rs, err := buildRows(c, in)
+	if err != nil {
+		return err
+	}
+	for _, r := range rs {
+		if r.missing != "" {
+			logf("*** %s: %s: THIS ROW IS NOT MEASURED ***", r.name, r.missing)
+		}
+	}
+	ev, err := makeEvents()
+	if err != nil {
+		return err
+	}
+	m := describeMachine(in)
+	var results []*result
+	for _, r := range rs {
+		results = append(results, measure(c, r, ev))
+	}
+	m.loadAfter = readTrimmed("/proc/loadavg")
+	sizes := measureSizes(c, rs)
+	rep := &report{c: c, m: m, results: results, sizes: sizes, elapsed: time.Since(began)}
+	fmt.Println()
+	fmt.Print(rep.summary())
+	if c.out != "-" {
+		if err := os.WriteFile(c.out, []byte(rep.markdown()), 0o644); err != nil {
+			return fmt.Errorf("writing the report: %w", err)
+		}
+		logf("wrote %s (%s in all)", c.out, time.Since(began).Round(time.Second))
+	}
+	for _, r := range results {
+		if r.err != nil && r.row.missing == "" {
+			logf("%s could not be measured in full: %v", r.row.name, r.err)
+		}
+	}
+	return nil
+}
+
+// prepare lays out the work folder: the unpacked layer, its copy with a symbol-carrying bootstrap
+// for perf, a temp folder; and reads the versions of the emulator and of aws-lambda-go.
+func prepare(c *config) error {
+	var err error
+	if c.work, err = filepath.Abs(c.work); err != nil {
+		return fmt.Errorf("work folder: %w", err)
+	}
+	for _, p := range []*string{&c.rie, &c.echoGo, &c.echoWorker, &c.baseline, &c.handlers, &c.profileBootstrap, &c.profileEchoGo} {
+		if *p == "" {
+			continue
+		}
+		if *p, err = filepath.Abs(*p); err != nil {
+			return fmt.Errorf("path %s: %w", *p, err)
+		}
+		if _, err := os.Stat(*p); err != nil {
+			return fmt.Errorf("missing input: %w", err)
+		}
+	}
+	c.layerDir = filepath.Join(c.work, "opt")
+	c.tmp = filepath.Join(c.work, "tmp")
+	for _, d := range []string{c.layerDir, c.tmp, filepath.Join(c.work, "opt-profile")} {
+		if err := os.RemoveAll(d); err != nil {
+			return fmt.Errorf("clearing %s: %w", d, err)
+		}
+	}
+	if err := os.MkdirAll(c.tmp, 0o755); err != nil {
+		return fmt.Errorf("creating %s: %w", c.tmp, err)
+	}
+	if err := unzip(c.layerZip, c.layerDir); err != nil {
+		return fmt.Errorf("unpacking the layer (make layer): %w", err)
+	}
+	if c.profileBootstrap != "" {
+		c.profileLayer = filepath.Join(c.work, "opt-profile")
+		if err := unzip(c.layerZip, c.profileLayer); err != nil {
+			return err
+		}
+		if err := copyFile(c.profileBootstrap, filepath.Join(c.profileLayer, "bootstrap")); err != nil {
+			return err
+		}
+	}
+	c.lambdaGoVersion = moduleVersion(c.echoGo, "github.com/aws/aws-lambda-go")
+	c.rieVersion = moduleVersion(c.rie, "github.com/aws/aws-lambda-runtime-interface-emulator")
+	return nil
+}
+
+// moduleVersion is the version of module in a Go binary's build information, or "unknown".
+func moduleVersion(binary, module string) string {
+	bi, err := buildinfo.ReadFile(binary)
+	if err != nil {
+		return "unknown"
+	}
+	if bi.Main.Path == module {
+		return bi.Main.Version
+	}
+	for _, d := range bi.Deps {
+		if d.Path == module {
+			return d.Version
+		}
+	}
+	return "unknown"
+}
+
+// makeEvents builds the 1 KB, 1 MB and ~6 MB events.
+func makeEvents() (events, error) {
+	var ev events
+	var err error
+	if ev.warm, err = bench.Event(1024); err != nil {
+		return ev, err
+	}
+	for _, size := range []int{1 << 20, bench.EventSize6MB} {
+		b, err := bench.Event(size)
+		if err != nil {
+			return ev, err
+		}
+		ev.big = append(ev.big, b)
+	}
+	return ev, nil
+}
+
+// machine describes where the benchmark ran.
+type machine struct {
+	date, cpus, cpu, kernel, goVersion, loadBefore, loadAfter string
+	bash, tcl, python27, python3                              string
+}
+
+func describeMachine(in interpreters) machine {
+	dash := func(s string) string {
+		if s == "" {
+			return "NOT FOUND"
+		}
+		return s
+	}
+	return machine{
+		date:       time.Now().UTC().Format("2006-01-02 15:04 UTC"),
+		cpus:       fmt.Sprint(runtime.NumCPU()),
+		cpu:        cpuModel(),
+		kernel:     readTrimmed("/proc/sys/kernel/osrelease"),
+		goVersion:  runtime.Version(),
+		loadBefore: readTrimmed("/proc/loadavg"),
+		bash:       dash(in.bashVersion),
+		tcl:        dash(in.tclVersion),
+		python27:   dash(strings.TrimSpace(in.python27Ver + " " + in.python27)),
+		python3:    dash(strings.TrimSpace(in.python3Version + " " + in.python3)),
+	}
+}
+
+// sizeRow is what one kind of deployment weighs.
+type sizeRow struct {
+	what  string
+	sizes layerSizes
+	err   error
+}
+
+// measureSizes weighs the runtime layer, the interpreter layers there are, the aws-lambda-go
+// function and the curl baseline.
+func measureSizes(c *config, rs []*row) []sizeRow {
+	var out []sizeRow
+	s, err := zipSizes(c.layerZip, c.layerDir)
+	out = append(out, sizeRow{what: "polyboot runtime layer (" + filepath.Base(c.layerZip) + ")", sizes: s, err: err})
+	for _, z := range c.interpLayers {
+		if _, err := os.Stat(z); err != nil {
+			continue
+		}
+		dir := filepath.Join(c.tmp, "size-"+filepath.Base(z))
+		if err := unzip(z, dir); err != nil {
+			out = append(out, sizeRow{what: filepath.Base(z), err: err})
+			continue
+		}
+		s, err := zipSizes(z, dir)
+		out = append(out, sizeRow{what: "interpreter layer " + filepath.Base(z), sizes: s, err: err})
+	}
+	s, err = filesSizes([]string{c.echoGo})
+	out = append(out, sizeRow{what: "aws-lambda-go echo function (bootstrap binary)", sizes: s, err: err})
+	s, err = filesSizes(siblings(c.baseline, "bootstrap"))
+	out = append(out, sizeRow{what: "curl baseline (bootstrap script)", sizes: s, err: err})
+	return out
+}
+
+// logf writes a progress line to stderr.
+func logf(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "polybench: "+format+"\n", args...)
+}

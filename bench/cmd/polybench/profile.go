@@ -1,0 +1,230 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+)
+
+// profileResult is what strace and perf saw during a row's profiled invocations.
+type profileResult struct {
+	invocations                 int
+	bootstrapCalls, workerCalls []syscallCount // per invocation, most frequent first
+	bootstrapTotal, workerTotal float64        // system calls per invocation
+	perfByDSO, perfBySym        []string       // perf report lines
+	straceNote, perfNote        string         // why a part is missing
+}
+
+// syscallCount is one system call's calls per invocation.
+type syscallCount struct {
+	name  string
+	calls float64
+}
+
+// profileRow runs a fresh emulator for r (with the symbol-carrying bootstrap when there is one) and
+// profiles c.profileN warm invocations twice: once under strace -c (system calls per invocation
+// of the runtime and of its worker), once under perf record (where the CPU time goes).
+func profileRow(c *config, r *row, env []string, event []byte) (*profileResult, error) {
+	bootstrap := r.bootstrap
+	switch {
+	case r.worker && c.profileLayer != "":
+		bootstrap = filepath.Join(c.profileLayer, "bootstrap")
+	case r.floor && c.profileEchoGo != "":
+		bootstrap = c.profileEchoGo
+	}
+	e, err := startEmulator(c.rie, bootstrap, r.taskDir, env)
+	if err != nil {
+		return nil, err
+	}
+	defer e.stop()
+	if err := e.waitListening(10 * time.Second); err != nil {
+		return nil, err
+	}
+	n := c.profileN
+	if r.baseline {
+		n = min(n, 100) // every invocation forks a dozen processes under strace -f
+	}
+	p := &profileResult{invocations: n}
+	invokeN := func(k int) error {
+		for i := 0; i < k; i++ {
+			status, body, err := e.invoke(event)
+			if err := checkResponse(r, event, status, body, err); err != nil {
+				return fmt.Errorf("profiled invocation %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	logf("%s: profile (%d invocations under strace, %d under perf)", r.name, n, n)
+	if err := invokeN(20); err != nil {
+		return p, err
+	}
+	boot, worker, err := e.runtimeProcs(r.worker)
+	if err != nil {
+		return p, err
+	}
+
+	if _, err := exec.LookPath("strace"); err != nil {
+		p.straceNote = "strace not installed"
+	} else {
+		bootOut := filepath.Join(c.tmp, "strace-bootstrap.txt")
+		workerOut := filepath.Join(c.tmp, "strace-worker.txt")
+		tracers := []*tracer{}
+		t, err := startTracer("strace", "-f", "-c", "-o", bootOut, "-p", strconv.Itoa(boot))
+		if err != nil {
+			return p, err
+		}
+		tracers = append(tracers, t)
+		if worker != 0 {
+			t, err := startTracer("strace", "-f", "-c", "-o", workerOut, "-p", strconv.Itoa(worker))
+			if err != nil {
+				stopTracers(tracers)
+				return p, err
+			}
+			tracers = append(tracers, t)
+		}
+		err = invokeN(n)
+		stopTracers(tracers)
+		if err != nil {
+			return p, err
+		}
+		p.bootstrapCalls, p.bootstrapTotal = readStraceSummary(bootOut, n)
+		if worker != 0 {
+			p.workerCalls, p.workerTotal = readStraceSummary(workerOut, n)
+		}
+	}
+
+	if _, err := exec.LookPath("perf"); err != nil {
+		p.perfNote = "perf not installed (apt-get install linux-perf)"
+		return p, nil
+	}
+	pids := strconv.Itoa(boot)
+	if worker != 0 {
+		pids += "," + strconv.Itoa(worker)
+	}
+	data := filepath.Join(c.tmp, "perf-"+r.key+".data")
+	t, err := startTracer("perf", "record", "-e", "cpu-clock", "-F", "4999", "-o", data, "-p", pids)
+	if err != nil {
+		p.perfNote = err.Error()
+		return p, nil
+	}
+	err = invokeN(n)
+	stopTracers([]*tracer{t})
+	if err != nil {
+		return p, err
+	}
+	p.perfByDSO = perfReport(data, "comm,dso", 0.5, 12)
+	p.perfBySym = perfReport(data, "comm,dso,sym", 1.0, 25)
+	_ = os.Remove(data)
+	return p, nil
+}
+
+// tracer is a running strace or perf attached to processes.
+type tracer struct {
+	cmd    *exec.Cmd
+	stderr *tailBuffer
+}
+
+// startTracer starts a tracer in its own process group and waits until it says it attached.
+func startTracer(name string, args ...string) (*tracer, error) {
+	cmd := exec.Command(name, args...)
+	buf := &tailBuffer{max: 64 << 10}
+	cmd.Stdout, cmd.Stderr = buf, buf
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting %s: %w", name, err)
+	}
+	t := &tracer{cmd: cmd, stderr: buf}
+	if name == "strace" {
+		deadline := time.Now().Add(5 * time.Second)
+		for !strings.Contains(buf.String(), "attached") {
+			if time.Now().After(deadline) {
+				stopTracers([]*tracer{t})
+				return nil, fmt.Errorf("strace did not attach: %s", buf.String())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	time.Sleep(200 * time.Millisecond) // perf says nothing when it is ready
+	return t, nil
+}
+
+// stopTracers interrupts tracers (they detach and write their reports) and waits for them,
+// killing a tracer that has not finished after ten seconds.
+func stopTracers(ts []*tracer) {
+	for _, t := range ts {
+		_ = t.cmd.Process.Signal(syscall.SIGINT)
+	}
+	for _, t := range ts {
+		done := make(chan struct{})
+		go func() {
+			_ = t.cmd.Wait()
+			close(done)
+		}()
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			_ = syscall.Kill(-t.cmd.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+	}
+}
+
+// readStraceSummary parses strace -c output into calls per invocation, most frequent first, and
+// the total per invocation.
+func readStraceSummary(path string, n int) ([]syscallCount, float64) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, 0
+	}
+	defer f.Close()
+	var out []syscallCount
+	var total float64
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		fields := strings.Fields(sc.Text())
+		if len(fields) < 5 || strings.HasPrefix(fields[0], "-") || fields[0] == "%" {
+			continue
+		}
+		calls, err := strconv.ParseFloat(fields[3], 64)
+		if err != nil {
+			continue
+		}
+		name := fields[len(fields)-1]
+		if name == "total" {
+			total = calls / float64(n)
+			continue
+		}
+		out = append(out, syscallCount{name: name, calls: calls / float64(n)})
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].calls > out[j].calls })
+	return out, total
+}
+
+// perfReport returns the lines of perf report sorted by keys, at least minPct percent, at most
+// max lines.
+func perfReport(data, keys string, minPct float64, max int) []string {
+	out, err := exec.Command("perf", "report", "-i", data, "--stdio", "--no-children", "-q",
+		"--sort", keys, "--percent-limit", strconv.FormatFloat(minPct, 'f', 1, 64)).Output()
+	if err != nil {
+		return []string{"perf report failed: " + err.Error()}
+	}
+	var lines []string
+	for _, l := range strings.Split(string(out), "\n") {
+		l = strings.TrimRight(l, " ")
+		if strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
+			continue
+		}
+		lines = append(lines, strings.TrimSpace(l))
+		if len(lines) == max {
+			break
+		}
+	}
+	return lines
+}
