@@ -125,7 +125,10 @@ proc ::polyboot::LoadHandler {file function module} {
             [StackTrace [dict get $opts -errorinfo]]
     }
 
-    set name [expr {[string match ::* $function] ? $function : "::$function"}]
+    set name $function
+    if {![string match ::* $name]} {
+        set name ::$name
+    }
     set handler [namespace which -command $name]
     if {$handler eq ""} {
         InitError Runtime.HandlerNotFound \
@@ -145,19 +148,22 @@ proc ::polyboot::LoadHandler {file function module} {
 }
 
 # RecordProc command code result op -- execution trace on [proc] while the handler file is
-# sourced: notes the file and line where each proc is defined, for stack traces.
+# sourced: notes the file and line where each proc is defined, for stack traces. Best effort: it
+# never makes loading fail.
 proc ::polyboot::RecordProc {command code result op} {
     variable procFiles
     if {$code != 0} {
         return
     }
-    set name [uplevel 1 [list namespace which -command [lindex $command 1]]]
-    for {set level [info frame]} {$level > 0} {incr level -1} {
-        set frame [info frame $level]
-        if {[dict exists $frame file] && [dict exists $frame cmd]
-                && [regexp {^\s*proc\s} [dict get $frame cmd]]} {
-            dict set procFiles $name [list [dict get $frame file] [dict get $frame line]]
-            return
+    catch {
+        set name [uplevel 1 [list namespace which -command [lindex $command 1]]]
+        for {set level [info frame]} {$level > 0} {incr level -1} {
+            set frame [info frame $level]
+            if {[dict exists $frame file] && [dict exists $frame cmd]
+                    && [regexp {^\s*proc\s} [dict get $frame cmd]]} {
+                dict set procFiles $name [list [dict get $frame file] [dict get $frame line]]
+                break
+            }
         }
     }
 }
@@ -166,7 +172,10 @@ proc ::polyboot::RecordProc {command code result op} {
 # relative to a namespace we do not know: then the one recorded proc it can be), or "".
 proc ::polyboot::ProcFile {name} {
     variable procFiles
-    set qualified [expr {[string match ::* $name] ? $name : "::$name"}]
+    set qualified $name
+    if {![string match ::* $qualified]} {
+        set qualified ::$qualified
+    }
     if {[dict exists $procFiles $qualified]} {
         return [dict get $procFiles $qualified]
     }

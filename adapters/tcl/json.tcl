@@ -81,11 +81,20 @@ proc ::json::impl::Decode {text} {
         }
     }
     # fmt is one Tcl list element: an array or object in braces, a quoted string or a scalar.
-    # Unbraced, an array or object is its own value; the rest is taken out of the list.
+    # Unbraced, an array or object is its own value; the rest is taken out of the list. Without
+    # strings there is nothing to put back (and no '%' in fmt: LexicallyValid allows none).
+    # (No [expr {$c ? $a : $b}] here: expr would turn a value like 1.50 into a number.)
     if {[::string index $fmt 0] eq "\{"} {
-        return [format [::string range $fmt 1 end-1] {*}$strings]
+        set fmt [::string range $fmt 1 end-1]
+        if {[llength $strings]} {
+            set fmt [format $fmt {*}$strings]
+        }
+        return $fmt
     }
-    return [lindex [format $fmt {*}$strings] 0]
+    if {[llength $strings]} {
+        set fmt [format $fmt {*}$strings]
+    }
+    return [lindex $fmt 0]
 }
 
 # Prepare text fmtVar stringsVar -- the fast path. Sets fmt to the skeleton in Tcl list syntax
@@ -465,12 +474,13 @@ proc ::json::object_of_strings {dict} {
 # trusted; anything else must be a number or true/false/null.
 proc ::json::impl::CheckJson {value caller what} {
     variable scalarRE
-    set trimmed [::string trim $value " \t\n\r"]
-    set first [::string index $trimmed 0]
-    if {$first eq "\"" || $first eq "\{" || $first eq "\["} {
+    # [string match] looks at the first characters only; [string index] or [regexp] would first
+    # convert a large non-ASCII value to UTF-16.
+    if {[::string match {[\"\{\[]*} $value]} {
         return
     }
-    if {[regexp "^$scalarRE\$" $trimmed]} {
+    set trimmed [::string trim $value " \t\n\r"]
+    if {[::string match {[\"\{\[]*} $trimmed] || [regexp "^$scalarRE\$" $trimmed]} {
         return
     }
     return -code error -level 2 -errorcode {JSON VALUE NOTJSON} \
