@@ -12,7 +12,11 @@ func main() {
 	if os.Getpid() == 1 && os.Getenv(initChildEnv) == "" {
 		os.Exit(runAsInit(os.Args[1:], os.Environ(), os.Stderr))
 	}
-	os.Exit(run(context.Background(), os.Args[1:], os.Environ(), os.Stdout, os.Stderr))
+	args := os.Args[1:]
+	if len(args) > 0 && args[0] == "invoke" {
+		os.Exit(runLocal(context.Background(), args[1:], newEnv(os.Environ()), os.Stdin, os.Stdout, os.Stderr))
+	}
+	os.Exit(run(context.Background(), args, os.Environ(), os.Stdout, os.Stderr))
 }
 
 // env is a snapshot of the process environment.

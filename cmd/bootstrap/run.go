@@ -52,6 +52,12 @@ func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
 	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters, searched after the layer's own (env POLYBOOT_ADAPTER_PATH, colon-separated)")
 	fs.StringVar(&o.logFmt, "log-format", e.get("AWS_LAMBDA_LOG_FORMAT"), "Text or JSON: the format of every log line, handlers' and the bootstrap's own (env AWS_LAMBDA_LOG_FORMAT; the level filter is AWS_LAMBDA_LOG_LEVEL)")
 	fs.BoolVar(&o.sigterm, "enable-sigterm", isTrue(e.get("POLYBOOT_ENABLE_SIGTERM")), "register a no-op internal extension so Lambda sends SIGTERM before shutdown; workers get SIGTERM, then SIGKILL 300 ms later (env POLYBOOT_ENABLE_SIGTERM=1)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, "Usage: bootstrap [flags]          serve the Lambda Runtime API (what Lambda runs)\n"+
+			"       bootstrap invoke --help    run events through a handler locally, no Runtime API needed\n\nFlags:\n")
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, envHelp)
+	}
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}

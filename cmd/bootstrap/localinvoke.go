@@ -1,0 +1,153 @@
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"time"
+
+	"github.com/spf13/pflag"
+
+	"github.com/polyboot/polyboot/protocol"
+	"github.com/polyboot/polyboot/supervisor"
+)
+
+// Exit codes of `bootstrap invoke`.
+const (
+	exitInvokeError = 1 // an invocation returned an error
+	exitUsage       = 2 // bad flags or event files
+	exitInitError   = 3 // the handler could not be loaded
+)
+
+// runLocal is `bootstrap invoke`: it runs events through the real supervisor and adapter, with no
+// Runtime API, and prints each result — the quickest way to try a handler.
+func runLocal(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) int {
+	fs := pflag.NewFlagSet("bootstrap invoke", pflag.ContinueOnError)
+	fs.SetOutput(stderr)
+	o := &options{}
+	fs.StringVar(&o.handler, "handler", e.get("_HANDLER"), "handler as FILE.FUNCTION (env _HANDLER)")
+	fs.StringVar(&o.taskRoot, "task-root", e.get("LAMBDA_TASK_ROOT"), "folder holding the handler file (env LAMBDA_TASK_ROOT; default: the working directory)")
+	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters (env POLYBOOT_ADAPTER_PATH)")
+	events := fs.StringArray("event", nil, "event file, or - for standard input; repeat to send several events to the same warm worker (default: {})")
+	timeout := fs.Duration("timeout", 30*time.Second, "time each invocation may take")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: bootstrap invoke --handler FILE.FUNCTION [--task-root DIR] [--event FILE|-]...\n\n"+
+			"Runs events through the handler's real adapter and prints each result on its own line:\n"+
+			"the response body, or the error as Lambda's error JSON. Handler log lines go to stderr.\n"+
+			"Exit status: 0 all succeeded, %d an invocation failed, %d usage, %d the handler could not be loaded.\n\nFlags:\n",
+			exitInvokeError, exitUsage, exitInitError)
+		fs.PrintDefaults()
+		fmt.Fprint(stderr, envHelp)
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, pflag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(stderr, "bootstrap invoke: %v (see bootstrap invoke --help)\n", err)
+		return exitUsage
+	}
+	if len(*events) == 0 {
+		*events = []string{""}
+	}
+	payloads := make([][]byte, len(*events))
+	for i, name := range *events {
+		b, err := readEvent(name, stdin)
+		if err != nil {
+			fmt.Fprintf(stderr, "bootstrap invoke: %v\n", err)
+			return exitUsage
+		}
+		payloads[i] = b
+	}
+	settings := newLogSettings(e.get("AWS_LAMBDA_LOG_FORMAT"), e.get("AWS_LAMBDA_LOG_LEVEL"))
+	log := newLogger(stderr, settings)
+	cfg, report := workerConfig(o, e, log, newHandlerLogSink(stderr, settings))
+	if report != nil {
+		printResult(stdout, nil, report)
+		return exitInitError
+	}
+	w := supervisor.NewWorker(supervisor.NewSpawner(), cfg)
+	defer w.Close()
+	if err := w.Start(ctx); err != nil {
+		printResult(stdout, nil, asReport(err))
+		return exitInitError
+	}
+	code := 0
+	for _, payload := range payloads {
+		inv := &protocol.Invocation{
+			RequestID:   newRequestID(),
+			DeadlineMs:  time.Now().Add(*timeout).UnixMilli(),
+			FunctionARN: "arn:aws:lambda:local:000000000000:function:" + functionName(e),
+			Payload:     payload,
+		}
+		ictx, cancel := context.WithTimeout(ctx, *timeout)
+		body, report := w.Invoke(ictx, inv)
+		cancel()
+		printResult(stdout, body, report)
+		if report != nil {
+			code = exitInvokeError
+		}
+	}
+	return code
+}
+
+// envHelp documents the environment the bootstrap reads, for --help.
+const envHelp = `
+Environment:
+  _HANDLER                     FILE.FUNCTION, as --handler
+  LAMBDA_TASK_ROOT             the handler's folder, as --task-root
+  AWS_LAMBDA_RUNTIME_API       the Runtime API address (set by Lambda)
+  AWS_LAMBDA_MAX_CONCURRENCY   workers serving invocations at once (Lambda Managed Instances; default 1)
+  AWS_LAMBDA_LOG_FORMAT        Text (default) or JSON, for every log line
+  AWS_LAMBDA_LOG_LEVEL         TRACE, DEBUG, INFO (default), WARN, ERROR or FATAL: drop records below it
+  POLYBOOT_TIMEOUT_MARGIN_MS   stop a handler this long before its deadline (default 50)
+  POLYBOOT_ENABLE_SIGTERM      1: register a no-op extension so Lambda sends SIGTERM at shutdown
+  POLYBOOT_ADAPTER_PATH        more adapter folders, colon-separated
+  POLYBOOT_BASH, POLYBOOT_TCLSH, POLYBOOT_PYTHON
+                               the interpreter of an adapter (a path or a command name); otherwise the
+                               layer's bin/ next to bootstrap is searched, then PATH
+`
+
+func readEvent(name string, stdin io.Reader) ([]byte, error) {
+	switch name {
+	case "":
+		return []byte("{}"), nil
+	case "-":
+		b, err := io.ReadAll(stdin)
+		if err != nil {
+			return nil, fmt.Errorf("reading the event from standard input: %w", err)
+		}
+		return b, nil
+	}
+	b, err := os.ReadFile(name)
+	if err != nil {
+		return nil, fmt.Errorf("reading the event: %w", err)
+	}
+	return b, nil
+}
+
+func printResult(w io.Writer, body []byte, report *protocol.ErrorReport) {
+	if report != nil {
+		body, _ = json.Marshal(report)
+	}
+	_, _ = w.Write(append(body, '\n'))
+}
+
+func newRequestID() string {
+	var b [16]byte
+	_, _ = rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
+
+func functionName(e env) string {
+	if n := e.get("AWS_LAMBDA_FUNCTION_NAME"); n != "" {
+		return n
+	}
+	return "local"
+}
