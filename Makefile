@@ -50,9 +50,11 @@ run: layer
 stop:
 	-[ -f $(BUILD)/run.pid ] && kill "$$(cat $(BUILD)/run.pid)" && rm -f $(BUILD)/run.pid
 
-## test: vet, format check, and every test (unit, adapters, emulator end to end) with the race detector
-test: fmt-check vet layer
+## test: vet, format check, every Go test (unit, adapter suites, emulator end to end) with the race
+## detector, then the interpreter layers' checks (glibc/closure, namespace, chroot, emulator)
+test: fmt-check vet layer layers
 	POLYBOOT_LAYER_ZIP=$(CURDIR)/$(LAYER_ZIP) $(GO) test -race -count=1 -timeout 20m ./...
+	$(MAKE) --no-print-directory layers-test
 
 ## soak: 10,000 invocations under the emulator; prints the bootstrap's RSS and open fds (make test runs 2,000)
 soak: layer
