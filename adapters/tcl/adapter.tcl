@@ -68,22 +68,29 @@ proc ::polyboot::OpenChannels {} {
     variable out
     variable body
 
-    if {[catch {OpenForWriting /dev/fd/1} out]} {
-        # Nothing private to answer on: say it on fd 1 as it is.
-        set reason $out
-        set out stdout
-        InitError Runtime.AdapterError "cannot reopen fd 1 (channel out): $reason" {}
+    # Until there is a private channel out, errors are reported on fd 1 as it is. A descriptor
+    # that is not open must be noticed before anything is opened: the next descriptor opened
+    # would take its number, and /dev/fd/N would then name the wrong thing.
+    set out stdout
+    foreach {chan fd} {stdin 0 stdout 1 stderr 2} {
+        if {[catch {fconfigure $chan}]} {
+            InitError Runtime.AdapterError "fd $fd is not open" {}
+        }
     }
+    if {[catch {OpenForWriting /dev/fd/3} body]} {
+        InitError Runtime.AdapterError "cannot reopen fd 3 (body stream): $body" {}
+    }
+    fconfigure $body -translation lf -encoding utf-8 -buffering full -buffersize 1048576
+    if {[catch {OpenForWriting /dev/fd/1} channel]} {
+        InitError Runtime.AdapterError "cannot reopen fd 1 (channel out): $channel" {}
+    }
+    set out $channel
     fconfigure $out -translation lf -encoding utf-8 -buffering full
     if {[catch {open /dev/fd/0 RDONLY} in]} {
         InitError Runtime.AdapterError "cannot reopen fd 0 (channel in): $in" {}
     }
     # Invoke lines are read as bytes: the event is cut out of the line before it is decoded.
     fconfigure $in -translation binary -buffersize 1048576
-    if {[catch {OpenForWriting /dev/fd/3} body]} {
-        InitError Runtime.AdapterError "cannot reopen fd 3 (body stream): $body" {}
-    }
-    fconfigure $body -translation lf -encoding utf-8 -buffering full -buffersize 1048576
 
     close stdin
     open /dev/null RDONLY
