@@ -97,12 +97,16 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	})
 	mux.HandleFunc("POST /2020-01-01/extension/register", func(w http.ResponseWriter, r *http.Request) {
 		b, _ := io.ReadAll(r.Body)
-		f.set(func(f *fakeAPI) { f.extensions = append(f.extensions, r.Header.Get("Lambda-Extension-Name")+" "+string(b)) })
+		f.set(func(f *fakeAPI) {
+			f.extensions = append(f.extensions, r.Header.Get("Lambda-Extension-Name")+" "+string(b))
+		})
 		w.Header().Set("Lambda-Extension-Identifier", "ext-id-1")
 		w.WriteHeader(http.StatusOK)
 	})
 	mux.HandleFunc("GET /2020-01-01/extension/event/next", func(w http.ResponseWriter, r *http.Request) {
-		f.set(func(f *fakeAPI) { f.extensions = append(f.extensions, "next "+r.Header.Get("Lambda-Extension-Identifier")) })
+		f.set(func(f *fakeAPI) {
+			f.extensions = append(f.extensions, "next "+r.Header.Get("Lambda-Extension-Identifier"))
+		})
 		<-r.Context().Done()
 	})
 	f.srv = httptest.NewServer(mux)
