@@ -168,7 +168,7 @@ func TestInvokeLineStringsNeverContainCut(t *testing.T) {
 		}
 		return b.String()
 	}
-	for i := 0; i < 3000; i++ {
+	for i := 0; i < 1500; i++ {
 		inv := &protocol.Invocation{
 			RequestID: str(), DeadlineMs: rng.Int64() - rng.Int64(), FunctionARN: str(), TraceID: str(),
 			ClientContext: str(), CognitoIdentity: str(), TenantID: str(),
