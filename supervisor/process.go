@@ -3,6 +3,7 @@ package supervisor
 import (
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"syscall"
@@ -36,6 +37,7 @@ type process struct {
 type lineOrErr struct {
 	reply *protocol.Reply
 	err   error
+	ended bool // err is the end of the channel: the worker closed it, or is probably dying
 }
 
 // startProcess starts argv with the fd layout of docs/protocol.md.
@@ -125,7 +127,8 @@ func (p *process) readReplies() {
 	for {
 		line, err := lr.ReadLine()
 		if err != nil {
-			p.deliver(lineOrErr{err: fmt.Errorf("reading channel: %w", err)})
+			ended := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
+			p.deliver(lineOrErr{err: fmt.Errorf("reading channel: %w", err), ended: ended})
 			return
 		}
 		r, err := protocol.ParseReply(line)

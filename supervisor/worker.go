@@ -77,7 +77,7 @@ func (w *Worker) Start(ctx context.Context) error {
 	select {
 	case l := <-p.lines:
 		switch {
-		case l.err != nil && w.exitsSoon(p):
+		case l.ended && w.exitsSoon(p):
 			return w.diedDuringInit(ctx, p)
 		case l.err != nil:
 			w.discard(ctx, p)
@@ -112,7 +112,8 @@ func (w *Worker) diedDuringInit(ctx context.Context, p *process) error {
 	return report
 }
 
-// exitsSoon reports whether p exits within ReapWait (its channel closed: it is probably dying).
+// exitsSoon reports whether p exits within ReapWait. Ask it only of a worker that ended its channel
+// (it is probably dying): it costs ReapWait when the worker lives on.
 func (w *Worker) exitsSoon(p *process) bool {
 	timer := time.NewTimer(w.cfg.ReapWait)
 	defer timer.Stop()
@@ -173,7 +174,7 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 	for got := false; !got; {
 		select {
 		case l := <-p.lines:
-			if l.err != nil && w.exitsSoon(p) {
+			if l.ended && w.exitsSoon(p) {
 				// The channel closed because the worker is dying: report the death.
 				p.in.Close()
 				if written != nil {
@@ -291,7 +292,7 @@ func (w *Worker) begin(ctx context.Context, p *process, requestID string) error 
 	defer cancel()
 	select {
 	case l := <-p.lines:
-		if l.err != nil && w.exitsSoon(p) {
+		if l.ended && w.exitsSoon(p) {
 			return errWorkerGone
 		}
 		if l.err != nil {
