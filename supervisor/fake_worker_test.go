@@ -8,6 +8,7 @@ package supervisor
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -110,6 +111,9 @@ func (f *fakeWorker) run(mode string) int {
 		dieBySignal(syscall.SIGKILL)
 	case "init_hang":
 		f.log(fmt.Sprintf("pid=%d", os.Getpid()))
+		time.Sleep(time.Hour)
+	case "init_garbage":
+		f.write(f.out, []byte("Traceback (most recent call last):\n"))
 		time.Sleep(time.Hour)
 	case "init_response":
 		f.reply(map[string]any{"type": "response", "id": "x"})
@@ -354,18 +358,25 @@ func runPdeathParent(mode string) int {
 		cmd := exec.Command(os.Args[0])
 		cmd.Env = append(os.Environ(), workerEnv+"=sleeper")
 		if mode == "pdeath_spawner" {
-			p, err := startProcess(sp, cmd.Args, "", cmd.Env, LogSinkFunc(func(string, []byte) {}))
-			if err != nil {
+			// A worker as the bootstrap starts one; it ignores the end of its channel in, so
+			// only a signal ends it.
+			w := NewWorker(sp, Config{
+				Argv: cmd.Args,
+				Env:  append(os.Environ(), workerEnv+"=ignore_term"),
+				Logs: LogSinkFunc(func(string, []byte) {}),
+			})
+			if err := w.Start(context.Background()); err != nil {
 				fmt.Println("error", err)
 				os.Exit(1)
 			}
-			started <- p.pid
+			started <- w.proc.pid
 		} else {
 			cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 			if err := cmd.Start(); err != nil {
 				fmt.Println("error", err)
 				os.Exit(1)
 			}
+			go func() { _ = cmd.Wait() }() // reap it, as startProcess does
 			started <- cmd.Process.Pid
 		}
 		tids <- syscall.Gettid()

@@ -15,6 +15,8 @@ import (
 	"testing"
 	"time"
 
+	"go.uber.org/goleak"
+
 	"github.com/polyboot/polyboot/protocol"
 )
 
@@ -57,6 +59,11 @@ func TestWorkerStart(t *testing.T) {
 			fragments: []string{`"response" before ready`},
 		},
 		{
+			name: "garbage before ready", mode: "init_garbage",
+			wantType:  ErrTypeInvalidReply,
+			fragments: []string{"broke the channel protocol before ready", "Traceback"},
+		},
+		{
 			name: "command does not exist", mode: "ready",
 			argv:      []string{"/nonexistent/polyboot-interpreter", "adapter.sh"},
 			wantType:  ErrTypeStart,
@@ -70,10 +77,15 @@ func TestWorkerStart(t *testing.T) {
 				if tt.argv != nil {
 					c.Argv = tt.argv
 				}
+				c.ReapWait = slowReapWait
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
 			defer cancel()
+			start := time.Now()
 			err := w.Start(ctx)
+			if elapsed := time.Since(start); elapsed > slowReapWait/2 {
+				t.Errorf("Start took %s: it waited for something that had happened", elapsed)
+			}
 			if tt.wantType == "" {
 				if err != nil {
 					t.Fatalf("Start: %v", err)
@@ -101,6 +113,9 @@ func TestWorkerStart(t *testing.T) {
 		})
 	}
 }
+
+// slowReapWait is a ReapWait long enough that a test sees when it is waited for needlessly.
+const slowReapWait = 10 * time.Second
 
 func TestWorkerStartContext(t *testing.T) {
 	t.Parallel()
@@ -405,10 +420,14 @@ func TestWorkerInvalidReply(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.do, func(t *testing.T) {
 			t.Parallel()
-			w, _ := testWorker(t, "ready")
+			w, _ := testWorker(t, "ready", func(c *Config) { c.ReapWait = slowReapWait })
 			mustInvoke(t, w, "warm", `{}`)
 			pid := workerPid(w)
+			start := time.Now()
 			body, report := invoke(t, w, "bad", `{"do":"`+tt.do+`"}`)
+			if elapsed := time.Since(start); elapsed > slowReapWait/2 {
+				t.Errorf("Invoke took %s: it waited for something that had happened", elapsed)
+			}
 			if body != nil {
 				t.Errorf("got a body %q", body)
 			}
@@ -723,4 +742,24 @@ func TestWorkerCloseNeverStarted(t *testing.T) {
 	if err := w.Close(); err != nil {
 		t.Errorf("Close: %v", err)
 	}
+}
+
+// TestWorkerLeavesNoGoroutines runs a worker through its life, deaths included, and checks that
+// once it is closed no goroutine of it is left. It does not run in parallel: goleak looks at all
+// of the process's goroutines (paused parallel tests excepted).
+func TestWorkerLeavesNoGoroutines(t *testing.T) {
+	w, _ := testWorker(t, "ready", func(c *Config) { c.StopGrace = 100 * time.Millisecond })
+	mustInvoke(t, w, "echo", jsonString(2<<20))
+	for _, event := range []string{`{"do":"exit","code":1}`, `{"do":"garbage"}`, `{"do":"final"}`, `{"do":"kill"}`} {
+		_, _ = invoke(t, w, "x", event)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
+	defer cancel()
+	_, report := invokeCtx(ctx, w, "hang", `{"do":"hang"}`)
+	checkReport(t, report, ErrTypeTimeout)
+	mustInvoke(t, w, "again", `{}`)
+	if err := w.Close(); err != nil {
+		t.Fatal(err)
+	}
+	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/polyboot/polyboot/supervisor.(*Spawner).run"))
 }
