@@ -87,3 +87,37 @@ func readTaskFile(t *testing.T, dir, name string) string {
 	}
 	return string(b)
 }
+
+// TestLogPTY: with POLYBOOT_LOG_PTY=1 the worker's log stream is a pseudo-terminal, so a program a
+// handler runs line-buffers its output: its line reaches the log even though it is killed (with
+// the timed-out handler) before it could flush a pipe's buffer. No '\r' leaks into the log.
+func TestLogPTY(t *testing.T) {
+	py := python3(t)
+	if !requireInterpreter(t, "python3", py) {
+		return
+	}
+	handler := `import subprocess, sys, time
+def handler(event, context):
+    subprocess.Popen([sys.executable, "-c", "import sys, time; print('line from child isatty=%s' % sys.stdout.isatty()); time.sleep(60)"])
+    time.sleep(60)
+`
+	for _, pty := range []bool{false, true} {
+		env := []string{"POLYBOOT_PYTHON=" + py, "AWS_LAMBDA_FUNCTION_TIMEOUT=2", "POLYBOOT_TIMEOUT_MARGIN_MS=200"}
+		if pty {
+			env = append(env, "POLYBOOT_LOG_PTY=1")
+		}
+		e := startEmulator(t, function{taskDir: writeTask(t, map[string]string{"function.py": handler}), handler: "function.handler", env: env})
+		status, body := e.invoke(t, []byte(`{}`))
+		if status != 200 || !strings.Contains(string(body), "Sandbox.Timedout") {
+			t.Fatalf("pty=%v: %d %s", pty, status, body)
+		}
+		logs := e.logs.String()
+		got := strings.Contains(logs, "\tINFO\tline from child isatty=True\n")
+		if got != pty {
+			t.Errorf("pty=%v: the child's line reached the log: %v\n%s", pty, got, logs)
+		}
+		if pty && strings.Contains(logs, "\r") {
+			t.Errorf("a carriage return leaked into the log")
+		}
+	}
+}

@@ -14,6 +14,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"regexp"
 	"runtime"
 	"strconv"
 	"strings"
@@ -115,6 +116,9 @@ func (f *fakeWorker) run(mode string) int {
 	case "init_garbage":
 		f.write(f.out, []byte("Traceback (most recent call last):\n"))
 		time.Sleep(time.Hour)
+	case "early_reply":
+		f.reply(map[string]any{"type": "ready"})
+		f.replyEarly()
 	case "init_response":
 		f.reply(map[string]any{"type": "response", "id": "x"})
 		time.Sleep(time.Hour)
@@ -245,6 +249,20 @@ func (f *fakeWorker) handle(id string, event []byte) {
 		f.log("unknown command " + c.Do)
 		os.Exit(6)
 	}
+}
+
+// replyEarly answers the first invoke line after reading only its start, then waits: a worker that
+// breaks the rule that a reply comes after the whole line was read.
+func (f *fakeWorker) replyEarly() {
+	buf := make([]byte, 4096)
+	n, err := os.Stdin.Read(buf)
+	id := regexp.MustCompile(`"id":"([^"]*)"`).FindSubmatch(buf[:n])
+	if err != nil || id == nil {
+		f.die(fmt.Sprintf("no id in %q: %v", buf[:n], err))
+	}
+	f.write(f.body, []byte("early"))
+	f.reply(map[string]any{"type": "response", "id": string(id[1])})
+	time.Sleep(time.Hour)
 }
 
 // flood writes n bytes of numbered log lines in large writes.

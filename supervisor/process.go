@@ -8,6 +8,9 @@ import (
 	"os/exec"
 	"syscall"
 
+	"github.com/creack/pty"
+	"golang.org/x/sys/unix"
+
 	"github.com/polyboot/polyboot/protocol"
 )
 
@@ -21,17 +24,21 @@ const pipeSize = 1024 * 1024
 
 // process is one running worker process and the goroutines that serve its pipes.
 type process struct {
-	cmd    *exec.Cmd
-	pid    int
-	in     *os.File // channel in, write end
-	out    *os.File // channel out, read end
-	logs   *Pump
-	split  *lineSplitter // owned by the logs pump's goroutine
-	body   *Pump
-	buf    []byte // body bytes, owned by the body pump's goroutine
-	lines  chan lineOrErr
-	exited chan struct{}
-	state  *os.ProcessState // valid once exited is closed
+	cmd   *exec.Cmd
+	pid   int
+	in    *os.File // channel in, write end
+	out   *os.File // channel out, read end
+	logs  *Pump
+	split *lineSplitter // owned by the logs pump's goroutine
+	body  *Pump
+	buf   []byte // body bytes, owned by the body pump's goroutine
+	// stream, when set (on the body pump's goroutine), receives body bytes as they arrive;
+	// streamErr is its first write error.
+	stream    io.Writer
+	streamErr error
+	lines     chan lineOrErr
+	exited    chan struct{}
+	state     *os.ProcessState // valid once exited is closed
 }
 
 type lineOrErr struct {
@@ -40,34 +47,43 @@ type lineOrErr struct {
 	ended bool // err is the end of the channel: the worker closed it, or is probably dying
 }
 
-// startProcess starts argv with the fd layout of docs/protocol.md.
-func startProcess(sp *Spawner, argv []string, dir string, env []string, sink LogSink) (p *process, err error) {
-	var toClose []*os.File
-	defer func() {
-		for _, f := range toClose {
+// startProcess starts argv with the fd layout of docs/protocol.md. With logPTY, the log stream
+// (fd 2) is a pseudo-terminal in raw mode instead of a pipe.
+func startProcess(sp *Spawner, argv []string, dir string, env []string, sink LogSink, logPTY bool) (*process, error) {
+	var parentEnds, childEnds []*os.File
+	fail := func(err error) (*process, error) {
+		for _, f := range append(parentEnds, childEnds...) {
 			f.Close()
 		}
-		if err != nil && p != nil {
-			p.release()
-		}
-	}()
-	pipe := func() (r, w *os.File) {
-		if err != nil {
-			return nil, nil
-		}
+		return nil, err
+	}
+	pipe := func() (r, w *os.File, err error) {
 		r, w, err = os.Pipe()
-		return r, w
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating pipes: %w", err)
+		}
+		return r, w, nil
 	}
-	inR, inW := pipe()
-	outR, outW := pipe()
-	logR, logW := pipe()
-	bodyR, bodyW := pipe()
+	inR, inW, err := pipe()
 	if err != nil {
-		return nil, fmt.Errorf("creating pipes: %w", err)
+		return fail(err)
 	}
-	// The child's ends are closed in the parent once it started (or failed to): EOF must come
-	// when the child and its descendants are gone, never be held open by us.
-	toClose = append(toClose, inR, outW, logW, bodyW)
+	parentEnds, childEnds = append(parentEnds, inW), append(childEnds, inR)
+	outR, outW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	parentEnds, childEnds = append(parentEnds, outR), append(childEnds, outW)
+	bodyR, bodyW, err := pipe()
+	if err != nil {
+		return fail(err)
+	}
+	parentEnds, childEnds = append(parentEnds, bodyR), append(childEnds, bodyW)
+	logR, logW, err := logStream(logPTY)
+	if err != nil {
+		return fail(err)
+	}
+	parentEnds, childEnds = append(parentEnds, logR), append(childEnds, logW)
 	setPipeSize(inW)
 	setPipeSize(bodyR)
 
@@ -78,28 +94,28 @@ func startProcess(sp *Spawner, argv []string, dir string, env []string, sink Log
 	cmd.ExtraFiles = []*os.File{bodyW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
-	p = &process{
+	p := &process{
 		cmd:    cmd,
 		in:     inW,
+		out:    outR,
 		split:  &lineSplitter{sink: sink},
 		lines:  make(chan lineOrErr, 1),
 		exited: make(chan struct{}),
 	}
 	if p.logs, err = NewPump(logR, p.split.write); err != nil {
-		inW.Close()
-		outR.Close()
-		logR.Close()
-		bodyR.Close()
-		return nil, err
+		return fail(err)
 	}
-	if p.body, err = NewPump(bodyR, func(b []byte) { p.buf = append(p.buf, b...) }); err != nil {
+	if p.body, err = NewPump(bodyR, p.writeBody); err != nil {
 		p.logs.Close()
-		inW.Close()
-		outR.Close()
-		bodyR.Close()
-		return nil, err
+		return fail(err)
 	}
-	if err = sp.Start(cmd); err != nil {
+	err = sp.Start(cmd)
+	// The child's ends are closed in the parent once it started (or failed to): EOF must come
+	// when the child and its descendants are gone, never be held open by us.
+	for _, f := range childEnds {
+		f.Close()
+	}
+	if err != nil {
 		p.logs.Close()
 		p.body.Close()
 		inW.Close()
@@ -107,10 +123,71 @@ func startProcess(sp *Spawner, argv []string, dir string, env []string, sink Log
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
 	p.pid = cmd.Process.Pid
-	p.out = outR
 	go p.readReplies()
 	go p.wait()
 	return p, nil
+}
+
+// writeBody is the body pump's sink: bytes go to the invocation's stream when it has one, else
+// into the buffer that becomes the response. It runs on the body pump's goroutine only.
+func (p *process) writeBody(b []byte) {
+	if p.stream != nil {
+		if _, err := p.stream.Write(b); err != nil {
+			p.streamErr = err
+			p.stream = nil
+		}
+		return
+	}
+	p.buf = append(p.buf, b...)
+}
+
+// logStream returns the parent's and the child's end of the log stream: a pipe, or a
+// pseudo-terminal set raw (no echo, no "\n" to "\r\n"), so that programs the handler runs see a
+// terminal and line-buffer their output.
+func logStream(usePTY bool) (parent, child *os.File, err error) {
+	if !usePTY {
+		r, w, err := os.Pipe()
+		if err != nil {
+			return nil, nil, fmt.Errorf("creating the log pipe: %w", err)
+		}
+		return r, w, nil
+	}
+	master, slave, err := pty.Open()
+	if err != nil {
+		return nil, nil, fmt.Errorf("opening a pseudo-terminal: %w", err)
+	}
+	defer master.Close()
+	if err := makeRaw(slave); err != nil {
+		slave.Close()
+		return nil, nil, fmt.Errorf("setting the pseudo-terminal raw: %w", err)
+	}
+	// pty.Open hands back a master in blocking mode (it called Fd on it), which a read deadline
+	// cannot interrupt; a non-blocking duplicate is served by Go's poller, as a pipe is.
+	fd, err := unix.Dup(int(master.Fd()))
+	if err != nil {
+		slave.Close()
+		return nil, nil, fmt.Errorf("duplicating the pseudo-terminal: %w", err)
+	}
+	unix.CloseOnExec(fd)
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		slave.Close()
+		return nil, nil, fmt.Errorf("pseudo-terminal: %w", err)
+	}
+	return os.NewFile(uintptr(fd), master.Name()), slave, nil
+}
+
+// makeRaw turns off the line discipline's processing on a terminal: output is passed as written,
+// input is not echoed.
+func makeRaw(f *os.File) error {
+	t, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	if err != nil {
+		return err
+	}
+	t.Oflag &^= unix.OPOST
+	t.Lflag &^= unix.ECHO | unix.ECHONL | unix.ICANON | unix.ISIG | unix.IEXTEN
+	t.Iflag &^= unix.ICRNL | unix.INLCR | unix.IGNCR | unix.IXON
+	return unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
 }
 
 func setPipeSize(f *os.File) {

@@ -33,6 +33,8 @@ type Config struct {
 	// ReapWait bounds how long the supervisor waits for a dead worker's last reply and log bytes.
 	// Zero means 500 ms.
 	ReapWait time.Duration
+	// LogPTY makes the worker's log stream (fd 2) a pseudo-terminal instead of a pipe.
+	LogPTY bool
 }
 
 // Worker is one warm interpreter process, restarted when it dies. A Worker serves one invocation
@@ -70,7 +72,7 @@ func (w *Worker) Start(ctx context.Context) error {
 			return nil
 		}
 	}
-	p, err := startProcess(w.spawner, w.cfg.Argv, w.cfg.Dir, w.cfg.Env, w.cfg.Logs)
+	p, err := startProcess(w.spawner, w.cfg.Argv, w.cfg.Dir, w.cfg.Env, w.cfg.Logs, w.cfg.LogPTY)
 	if err != nil {
 		return protocol.Errorf(ErrTypeStart, "cannot start %s: %v", strings.Join(w.cfg.Argv, " "), err)
 	}

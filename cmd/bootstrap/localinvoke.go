@@ -34,6 +34,7 @@ func runLocal(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 	fs.StringVar(&o.handler, "handler", e.get("_HANDLER"), "handler as FILE.FUNCTION (env _HANDLER)")
 	fs.StringVar(&o.taskRoot, "task-root", e.get("LAMBDA_TASK_ROOT"), "folder holding the handler file (env LAMBDA_TASK_ROOT; default: the working directory)")
 	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters (env POLYBOOT_ADAPTER_PATH)")
+	fs.BoolVar(&o.logPTY, "log-pty", isTrue(e.get("POLYBOOT_LOG_PTY")), "give the worker a pseudo-terminal as its log stream (env POLYBOOT_LOG_PTY=1)")
 	events := fs.StringArray("event", nil, "event file, or - for standard input; repeat to send several events to the same warm worker (default: {})")
 	timeout := fs.Duration("timeout", 30*time.Second, "time each invocation may take")
 	fs.Usage = func() {
@@ -107,6 +108,7 @@ Environment:
   AWS_LAMBDA_LOG_LEVEL         TRACE, DEBUG, INFO (default), WARN, ERROR or FATAL: drop records below it
   POLYBOOT_TIMEOUT_MARGIN_MS   stop a handler this long before its deadline (default 50)
   POLYBOOT_ENABLE_SIGTERM      1: register a no-op extension so Lambda sends SIGTERM at shutdown
+  POLYBOOT_LOG_PTY             1: workers' log stream is a pseudo-terminal (programs line-buffer)
   POLYBOOT_ADAPTER_PATH        more adapter folders, colon-separated
   POLYBOOT_BASH, POLYBOOT_TCLSH, POLYBOOT_PYTHON
                                the interpreter of an adapter (a path or a command name); otherwise the

@@ -31,6 +31,7 @@ type options struct {
 	adapters []string
 	logFmt   string
 	sigterm  bool
+	logPTY   bool
 }
 
 func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
@@ -51,6 +52,7 @@ func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
 	fs.DurationVar(&o.margin, "timeout-margin", margin, "stop a handler this long before its deadline and report a timeout (env POLYBOOT_TIMEOUT_MARGIN_MS)")
 	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters, searched after the layer's own (env POLYBOOT_ADAPTER_PATH, colon-separated)")
 	fs.StringVar(&o.logFmt, "log-format", e.get("AWS_LAMBDA_LOG_FORMAT"), "Text or JSON: the format of every log line, handlers' and the bootstrap's own (env AWS_LAMBDA_LOG_FORMAT; the level filter is AWS_LAMBDA_LOG_LEVEL)")
+	fs.BoolVar(&o.logPTY, "log-pty", isTrue(e.get("POLYBOOT_LOG_PTY")), "give workers a pseudo-terminal as their log stream, so programs they run line-buffer their output (env POLYBOOT_LOG_PTY=1)")
 	fs.BoolVar(&o.sigterm, "enable-sigterm", isTrue(e.get("POLYBOOT_ENABLE_SIGTERM")), "register a no-op internal extension so Lambda sends SIGTERM before shutdown; workers get SIGTERM, then SIGKILL 300 ms later (env POLYBOOT_ENABLE_SIGTERM=1)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: bootstrap [flags]          serve the Lambda Runtime API (what Lambda runs)\n"+
@@ -166,11 +168,12 @@ func workerConfig(o *options, e env, log *zap.Logger, sink supervisor.LogSink) (
 	}
 	log.Debug("worker command", zap.Strings("argv", argv))
 	return supervisor.Config{
-		Argv: argv,
-		Dir:  taskRoot,
-		Env:  workerEnv(e, taskRoot),
-		Logs: sink,
-		Warn: log.Sugar().Warnw,
+		Argv:   argv,
+		Dir:    taskRoot,
+		Env:    workerEnv(e, taskRoot),
+		Logs:   sink,
+		Warn:   log.Sugar().Warnw,
+		LogPTY: o.logPTY,
 	}, nil
 }
 
