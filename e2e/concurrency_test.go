@@ -96,6 +96,10 @@ exec "$@"`
 	waitListening(t, port, logs)
 
 	round := func(events []string) ([]string, time.Duration) {
+		// The emulator's Managed Instances mode answers Runtime.Unavailable to an invocation that
+		// arrives while fewer workers poll /next than invocations are in flight; a worker polls
+		// again just after it posted its last result, so give them that moment between rounds.
+		time.Sleep(100 * time.Millisecond)
 		bodies := make([]string, len(events))
 		var wg sync.WaitGroup
 		start := time.Now()

@@ -216,10 +216,14 @@ func (c *conformance) logs(t *testing.T) {
 	}
 	// Each invocation's log line is written before its result is posted, so it comes before the
 	// emulator's END line for that request.
+	// The emulator's output reaches the test through a copying goroutine: wait for all three.
 	var ids []string
-	for _, line := range strings.Split(e.logs.String(), "\n") {
-		if f := strings.Split(line, "\t"); len(f) == 4 && f[2] == "INFO" && f[3] == "log-marker" {
-			ids = append(ids, f[1])
+	for deadline := time.Now().Add(5 * time.Second); len(ids) < 3 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		ids = ids[:0]
+		for _, line := range strings.Split(e.logs.String(), "\n") {
+			if f := strings.Split(line, "\t"); len(f) == 4 && f[2] == "INFO" && f[3] == "log-marker" {
+				ids = append(ids, f[1])
+			}
 		}
 	}
 	if len(ids) != 3 {
