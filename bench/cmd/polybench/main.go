@@ -31,9 +31,9 @@ type config struct {
 	work, tmp, out, notes, goBench, python3, command                string
 	interpLayers                                                    []string
 
-	n, cold, warmup, bigReps, profileN int
-	profile                            bool
-	rows                               map[string]bool
+	n, cold, warmup, bigReps, profileN, rounds int
+	profile                                    bool
+	rows                                       map[string]bool
 
 	lambdaGoVersion, rieVersion string
 }
@@ -67,6 +67,7 @@ func run() error {
 	flag.IntVar(&c.cold, "cold", 5, "fresh starts per runtime for the cold start")
 	flag.IntVar(&c.warmup, "warmup", 100, "warm-up invocations before the timed ones")
 	flag.IntVar(&c.bigReps, "big-reps", 3, "round trips of each large event")
+	flag.IntVar(&c.rounds, "rounds", 20, "rounds the warm invocations are spread over, every runtime taking its turn in each")
 	flag.BoolVar(&c.profile, "profile", true, "profile each runtime with strace and perf")
 	flag.IntVar(&c.profileN, "profile-n", 1000, "invocations under strace, and again under perf")
 	flag.StringVar(&c.profileBootstrap, "profile-bootstrap", "", "a polyboot bootstrap with symbols, used under perf instead of the layer's")
@@ -112,10 +113,7 @@ func run() error {
 		return err
 	}
 	m := describeMachine(in)
-	var results []*result
-	for _, r := range rs {
-		results = append(results, measure(c, r, ev))
-	}
+	results := measureAll(c, rs, ev)
 	m.loadAfter = readTrimmed("/proc/loadavg")
 	sizes := measureSizes(c, rs)
 	rep := &report{c: c, m: m, results: results, sizes: sizes, elapsed: time.Since(began)}

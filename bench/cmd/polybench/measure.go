@@ -56,43 +56,100 @@ type events struct {
 	big  [][]byte
 }
 
-// measure runs every measurement of one row.
-func measure(c *config, r *row, ev events) *result {
-	res := &result{row: r}
-	if r.missing != "" {
-		res.err = errors.New(r.missing)
-		return res
-	}
-	env := rowEnv(c, r)
-	logf("%s: %d cold starts", r.name, c.cold)
-	for i := 0; i < c.cold; i++ {
-		if err := coldStart(c, r, env, ev.warm, res); err != nil {
-			res.coldFailure = err.Error()
-			logf("%s: cold start failed: %v", r.name, err)
-			break
+// measureAll measures every row. The machine is shared and its load changes during a run, so
+// the rows are interleaved rather than measured one after the other: each cold-start round starts
+// every row once, the warm loop runs in rounds of a block of invocations per row (one emulator
+// per row stays up, and only one invocation is in flight at any time), and so do the large
+// events. Each row thus sees the same mix of quiet and busy moments, and its ratio to the floor
+// holds. Profiles, which count rather than time, run last, one row after the other.
+func measureAll(c *config, rows []*row, ev events) []*result {
+	results := make([]*result, len(rows))
+	var live []*result
+	for i, r := range rows {
+		results[i] = &result{row: r}
+		if r.missing != "" {
+			results[i].err = errors.New(r.missing)
+			continue
 		}
+		live = append(live, results[i])
 	}
-	if r.bareStart != nil {
-		for i := 0; i < c.cold; i++ {
-			start := time.Now()
-			if err := exec.Command(r.bareStart[0], r.bareStart[1:]...).Run(); err != nil {
-				break
+	// rotated returns the live rows starting at round k's offset.
+	rotated := func(k int, of []*result) []*result {
+		out := make([]*result, 0, len(of))
+		for i := range of {
+			out = append(out, of[(i+k)%len(of)])
+		}
+		return out
+	}
+
+	logf("cold starts: %d rounds over %d runtimes", c.cold, len(live))
+	for k := 0; k < c.cold; k++ {
+		for _, res := range rotated(k, live) {
+			r := res.row
+			if res.coldFailure == "" {
+				if err := coldStart(c, r, rowEnv(c, r), ev.warm, res); err != nil {
+					res.coldFailure = err.Error()
+					logf("%s: cold start failed: %v", r.name, err)
+				}
 			}
-			res.bareStart = append(res.bareStart, time.Since(start))
+			if r.bareStart != nil {
+				start := time.Now()
+				if err := exec.Command(r.bareStart[0], r.bareStart[1:]...).Run(); err == nil {
+					res.bareStart = append(res.bareStart, time.Since(start))
+				}
+			}
 		}
 	}
-	if err := session(c, r, env, ev, res); err != nil {
-		res.err = err
-		logf("%s: %v", r.name, err)
+
+	sessions := startSessions(c, live, ev.warm)
+	defer func() {
+		for _, s := range sessions {
+			s.e.stop()
+		}
+	}()
+	rounds := max(1, min(c.rounds, c.n))
+	logf("warm loop: %d invocations per runtime in %d rounds over %d runtimes", c.n, rounds, len(sessions))
+	for k := 0; k < rounds; k++ {
+		block := c.n / rounds
+		if k < c.n%rounds {
+			block++
+		}
+		for _, s := range rotatedSessions(k, sessions) {
+			s.warmBlock(block, ev.warm)
+		}
 	}
+	for _, s := range sessions {
+		s.finishWarm()
+	}
+	logf("large events: %d rounds", c.bigReps)
+	for _, s := range sessions {
+		s.res.big = make([]bigResult, len(ev.big))
+		for i, b := range ev.big {
+			s.res.big[i] = bigResult{size: len(b), check: "ok"}
+		}
+	}
+	for k := 0; k < c.bigReps; k++ {
+		for i, big := range ev.big {
+			for _, s := range rotatedSessions(k, sessions) {
+				s.bigOne(i, big)
+			}
+		}
+	}
+	for _, s := range sessions {
+		s.e.stop()
+	}
+	sessions = nil
+
 	if c.profile {
-		p, err := profileRow(c, r, env, ev.warm)
-		if err != nil {
-			logf("%s: profile: %v", r.name, err)
+		for _, res := range live {
+			p, err := profileRow(c, res.row, rowEnv(c, res.row), ev.warm)
+			if err != nil {
+				logf("%s: profile: %v", res.row.name, err)
+			}
+			res.profile = p
 		}
-		res.profile = p
 	}
-	return res
+	return results
 }
 
 // rowEnv is the emulator's environment for a row.
@@ -142,81 +199,129 @@ func checkResponse(r *row, event []byte, status int, body []byte, err error) err
 	return nil
 }
 
-// session measures a warm runtime: warm-up, the timed loop with CPU shares, memory, large events.
-func session(c *config, r *row, env []string, ev events, res *result) error {
-	e, err := startEmulator(c.rie, r.bootstrap, r.taskDir, env)
-	if err != nil {
-		return err
-	}
-	defer e.stop()
-	if err := e.waitListening(10 * time.Second); err != nil {
-		return err
-	}
-	logf("%s: warm-up (%d), then %d invocations of %d bytes", r.name, c.warmup, c.n, len(ev.warm))
-	for i := 0; i < c.warmup+1; i++ {
-		status, body, err := e.invoke(ev.warm)
-		if err := checkResponse(r, ev.warm, status, body, err); err != nil {
-			return fmt.Errorf("warm-up invocation %d: %w\n%s", i, err, e.logs.lastLines(10))
-		}
-	}
-	boot, worker, err := e.runtimeProcs(r.worker)
-	if err != nil {
-		return fmt.Errorf("finding the runtime's processes: %w", err)
-	}
+// session is one row's warm emulator during the interleaved measurements.
+type session struct {
+	res          *result
+	e            *emulator
+	boot, worker int
+	cpu          cpuSample // accumulated over the warm blocks; starts as an ok zero
+	failed       bool      // the warm loop gave up on this row
+}
 
-	before := readCPU(e.pid(), boot, worker)
-	res.warm = make([]time.Duration, 0, c.n)
+// startSessions starts one emulator per row and warms each up; a row that fails is reported in
+// its result and left out.
+func startSessions(c *config, live []*result, event []byte) []*session {
+	var out []*session
+	for _, res := range live {
+		r := res.row
+		logf("%s: warm-up (%d invocations)", r.name, c.warmup)
+		e, err := startEmulator(c.rie, r.bootstrap, r.taskDir, rowEnv(c, r))
+		if err == nil {
+			err = e.waitListening(10 * time.Second)
+		}
+		for i := 0; err == nil && i < c.warmup+1; i++ {
+			status, body, ierr := e.invoke(event)
+			if ierr := checkResponse(r, event, status, body, ierr); ierr != nil {
+				err = fmt.Errorf("warm-up invocation %d: %w\n%s", i, ierr, e.logs.lastLines(10))
+			}
+		}
+		s := &session{res: res, e: e, cpu: cpuSample{ok: true}}
+		if err == nil {
+			s.boot, s.worker, err = e.runtimeProcs(r.worker)
+			if err != nil {
+				err = fmt.Errorf("finding the runtime's processes: %w", err)
+			}
+		}
+		if err != nil {
+			res.err = err
+			logf("%s: %v", r.name, err)
+			if e != nil {
+				e.stop()
+			}
+			continue
+		}
+		res.warm = make([]time.Duration, 0, c.n)
+		out = append(out, s)
+	}
+	return out
+}
+
+// rotatedSessions returns the sessions starting at round k's offset.
+func rotatedSessions(k int, ss []*session) []*session {
+	out := make([]*session, 0, len(ss))
+	for i := range ss {
+		out = append(out, ss[(i+k)%len(ss)])
+	}
+	return out
+}
+
+// warmBlock runs n timed invocations, adding their latencies, wall time and CPU to the row's.
+func (s *session) warmBlock(n int, event []byte) {
+	if s.failed {
+		return
+	}
+	res, r := s.res, s.res.row
+	before := readCPU(s.e.pid(), s.boot, s.worker)
 	start := time.Now()
-	for i := 0; i < c.n; i++ {
+	for i := 0; i < n; i++ {
 		t0 := time.Now()
-		status, body, err := e.invoke(ev.warm)
+		status, body, err := s.e.invoke(event)
 		d := time.Since(t0)
-		if err := checkResponse(r, ev.warm, status, body, err); err != nil {
+		if err := checkResponse(r, event, status, body, err); err != nil {
 			res.warmErrors++
 			if res.warmErrors > 10 {
-				return fmt.Errorf("warm invocation %d: %w (and 10 before)\n%s", i, err, e.logs.lastLines(10))
+				res.err = fmt.Errorf("warm invocations: %w (and 10 before)\n%s", err, s.e.logs.lastLines(10))
+				s.failed = true
+				return
 			}
 			continue
 		}
 		res.warm = append(res.warm, d)
 	}
-	res.warmWall = time.Since(start)
-	after := readCPU(e.pid(), boot, worker)
-	res.cpu = after.minus(before, len(res.warm)+res.warmErrors)
-	sort.Slice(res.warm, func(i, j int) bool { return res.warm[i] < res.warm[j] })
+	res.warmWall += time.Since(start)
+	after := readCPU(s.e.pid(), s.boot, s.worker)
+	s.cpu = s.cpu.plus(after.minusSample(before))
+}
 
-	res.bootstrapWarm, _ = readMemory(boot)
+// finishWarm sorts the latencies, turns the CPU into per-invocation shares and reads the memory
+// after the warm loop.
+func (s *session) finishWarm() {
+	res := s.res
+	sort.Slice(res.warm, func(i, j int) bool { return res.warm[i] < res.warm[j] })
+	res.cpu = s.cpu.perInvocation(len(res.warm) + res.warmErrors)
+	res.bootstrapWarm, _ = readMemory(s.boot)
 	res.bootstrapPeak = res.bootstrapWarm
-	if worker != 0 {
-		res.workerWarm, _ = readMemory(worker)
+	if s.worker != 0 {
+		res.workerWarm, _ = readMemory(s.worker)
 		res.workerPeak = res.workerWarm
 	}
+}
 
-	for _, big := range ev.big {
-		br := bigResult{size: len(big), check: "ok"}
-		for i := 0; i < c.bigReps; i++ {
-			t0 := time.Now()
-			status, body, err := e.invoke(big)
-			d := time.Since(t0)
-			if err := checkResponse(r, big, status, body, err); err != nil {
-				br.check = err.Error()
-				logf("%s: %d-byte event: %v", r.name, len(big), err)
-				break
-			}
-			br.times = append(br.times, d)
-			// Peaks are read after each large event: a runtime that fails later is gone by then.
-			if m, err := readMemory(boot); err == nil && m.hwmKB > res.bootstrapPeak.hwmKB {
-				res.bootstrapPeak = m
-			}
-			if worker != 0 {
-				if m, err := readMemory(worker); err == nil && m.hwmKB > res.workerPeak.hwmKB {
-					res.workerPeak = m
-				}
-			}
-		}
-		res.big = append(res.big, br)
+// bigOne sends the i-th large event once, checks it and reads the peaks after it.
+func (s *session) bigOne(i int, big []byte) {
+	res, r := s.res, s.res.row
+	br := &res.big[i]
+	if br.check != "ok" {
+		return // it failed before: its runtime may be gone
 	}
-	return nil
+	t0 := time.Now()
+	status, body, err := s.e.invoke(big)
+	d := time.Since(t0)
+	if err := checkResponse(r, big, status, body, err); err != nil {
+		br.check = err.Error()
+		logf("%s: %d-byte event: %v", r.name, len(big), err)
+		return
+	}
+	br.times = append(br.times, d)
+	// Peaks are read after each large event: a runtime that fails later is gone by then.
+	if m, err := readMemory(s.boot); err == nil && m.hwmKB > res.bootstrapPeak.hwmKB {
+		res.bootstrapPeak = m
+	}
+	if s.worker != 0 {
+		if m, err := readMemory(s.worker); err == nil && m.hwmKB > res.workerPeak.hwmKB {
+			res.workerPeak = m
+		}
+	}
 }
 
 // cpuSample is the CPU time used so far by the processes of a session.
@@ -246,16 +351,31 @@ func readCPU(rie, bootstrap, worker int) cpuSample {
 
 func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
 
-// minus is the CPU per invocation between two samples.
-func (s cpuSample) minus(before cpuSample, n int) cpuShare {
-	if !s.ok || !before.ok || n == 0 {
+// minusSample is the CPU used between before and s; not ok when either sample failed.
+func (s cpuSample) minusSample(before cpuSample) cpuSample {
+	if !s.ok || !before.ok {
+		return cpuSample{}
+	}
+	return cpuSample{client: s.client - before.client, rie: s.rie - before.rie,
+		bootstrap: s.bootstrap - before.bootstrap, worker: s.worker - before.worker, ok: true}
+}
+
+// plus adds two CPU amounts; the sum is ok when both are.
+func (s cpuSample) plus(d cpuSample) cpuSample {
+	if !s.ok || !d.ok {
+		return cpuSample{}
+	}
+	return cpuSample{client: s.client + d.client, rie: s.rie + d.rie,
+		bootstrap: s.bootstrap + d.bootstrap, worker: s.worker + d.worker, ok: true}
+}
+
+// perInvocation is the CPU per invocation of an amount used by n invocations.
+func (s cpuSample) perInvocation(n int) cpuShare {
+	if !s.ok || n == 0 {
 		return cpuShare{}
 	}
-	per := func(a, b float64) float64 { return (a - b) / float64(n) }
-	return cpuShare{
-		client: per(s.client, before.client), rie: per(s.rie, before.rie),
-		bootstrap: per(s.bootstrap, before.bootstrap), worker: per(s.worker, before.worker), ok: true,
-	}
+	per := func(v float64) float64 { return v / float64(n) }
+	return cpuShare{client: per(s.client), rie: per(s.rie), bootstrap: per(s.bootstrap), worker: per(s.worker), ok: true}
 }
 
 // layerSizes is the runtime layer's size, zipped and unpacked.
