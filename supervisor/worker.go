@@ -210,16 +210,37 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 		}
 	}
 	if written != nil {
-		select {
-		case err := <-written:
-			if err != nil && reply.err == nil {
-				reply.err = fmt.Errorf("writing invoke line: %w", err)
-			}
-		case <-p.exited:
-		case <-ctx.Done():
+		if report := w.awaitWrite(p, written, &reply); report != nil {
+			return nil, report
 		}
 	}
 	return w.finish(ctx, p, inv.RequestID, reply)
+}
+
+// awaitWrite waits for the invoke line's write to end after the reply came. The write ends soon
+// unless the worker replied without reading the whole line: such a worker is out of step with the
+// channel and is killed (after ReapWait). A worker that exited after its reply has its reply kept.
+// The write never outlives the invocation: the next one reuses the line's buffer.
+func (w *Worker) awaitWrite(p *process, written <-chan error, reply *lineOrErr) *protocol.ErrorReport {
+	timer := time.NewTimer(w.cfg.ReapWait)
+	defer timer.Stop()
+	select {
+	case err := <-written:
+		if err != nil && reply.err == nil {
+			reply.err = fmt.Errorf("writing invoke line: %w", err)
+		}
+		return nil
+	case <-p.exited:
+		p.in.Close() // ends the write; Close waits for it
+		<-written
+		return nil
+	case <-timer.C:
+		p.killGroup(syscall.SIGKILL)
+		<-p.exited
+		p.in.Close()
+		<-written
+		return w.fail(context.Background(), p, ErrTypeInvalidReply, "the worker replied before reading the whole invoke line")
+	}
 }
 
 // replyBeforeDeath returns the reply a worker wrote for requestID just before it exited, if any: an
