@@ -440,6 +440,29 @@ func TestWorkerInvalidReply(t *testing.T) {
 	}
 }
 
+func TestWorkerReplyBeforeReadingTheLine(t *testing.T) {
+	t.Parallel()
+	// A 6 MB invoke line does not fit the pipe: the worker's reply comes while the line is still
+	// being written, and the rest is never read.
+	w, _ := testWorker(t, "early_reply", func(c *Config) { c.ReapWait = 300 * time.Millisecond })
+	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Second)
+	defer cancel()
+	start := time.Now()
+	if err := w.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	pid := workerPid(w)
+	body, report := invokeCtx(ctx, w, "early", jsonString(6<<20))
+	if elapsed := time.Since(start); elapsed > 4*time.Second {
+		t.Errorf("Invoke took %s", elapsed)
+	}
+	if body != nil {
+		t.Errorf("got a body %q", body)
+	}
+	checkReport(t, report, ErrTypeInvalidReply, "before reading the whole invoke line")
+	waitGone(t, pid)
+}
+
 func TestWorkerReplyTwice(t *testing.T) {
 	t.Parallel()
 	w, _ := testWorker(t, "ready")
