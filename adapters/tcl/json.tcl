@@ -158,8 +158,10 @@ proc ::json::impl::Prepare {text fmtVar stringsVar} {
 # no hex digit, so they cannot complete a \u escape); every backslash left then starts an escape
 # and must be followed by one of "/bfnrt or by u and four hex digits.
 proc ::json::impl::EscapesValid {text} {
-    set rest [::string map {\\\\ _} $text]
-    return [expr {![regexp {\\(?:[^"/bfnrtu]|u(?![0-9a-fA-F]{4}))} $rest]}]
+    if {[::string first \\\\ $text] >= 0} {
+        set text [::string map {\\\\ _} $text]
+    }
+    return [expr {![regexp {\\(?:[^"/bfnrtu]|u(?![0-9a-fA-F]{4}))} $text]}]
 }
 
 # LexicallyValid skeleton -- 1 when the text outside strings (each string replaced by \x01,
