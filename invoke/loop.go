@@ -47,6 +47,8 @@ type Loop struct {
 	// first pause between them, doubled each time.
 	Retries int
 	Backoff time.Duration
+	// Stream, when set and the Worker is a StreamWorker, makes every response streamed.
+	Stream Streamer
 }
 
 // Run serves invocations until ctx ends (it returns nil) or the Runtime API fails for good.
@@ -101,6 +103,9 @@ func (l *Loop) serve(ctx context.Context, inv *protocol.Invocation) error {
 		var cancel context.CancelFunc
 		ictx, cancel = context.WithDeadline(ctx, d.Add(-l.Margin))
 		defer cancel()
+	}
+	if sw, ok := l.Worker.(StreamWorker); ok && l.Stream != nil {
+		return l.serveStream(ctx, ictx, sw, inv)
 	}
 	body, report := l.Worker.Invoke(ictx, inv)
 	if report == nil && len(body) > protocol.MaxResponseSize {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"syscall"
 	"time"
@@ -43,7 +44,8 @@ type Worker struct {
 	cfg     Config
 	spawner *Spawner
 	proc    *process
-	line    []byte // reused invoke line buffer
+	line    []byte    // reused invoke line buffer
+	stream  io.Writer // the body's destination during InvokeStream
 }
 
 // NewWorker returns a worker that is not yet running; Start or Invoke starts it.
@@ -307,6 +309,21 @@ func (w *Worker) replaceDead(ctx context.Context, p *process) {
 	w.discard(ctx, p)
 }
 
+// InvokeStream runs one invocation like Invoke, but the response body goes to out as the handler
+// writes it (from the body pump's goroutine; a slow out slows the handler down). out gets no
+// write after InvokeStream returns. The error, if any, is returned as Invoke's.
+func (w *Worker) InvokeStream(ctx context.Context, inv *protocol.Invocation, out io.Writer) *protocol.ErrorReport {
+	w.stream = out
+	defer func() { w.stream = nil }()
+	body, report := w.Invoke(ctx, inv)
+	if report == nil && len(body) > 0 {
+		if _, err := out.Write(body); err != nil {
+			return protocol.Errorf(ErrTypeInvalidReply, "streaming the response: %v", err)
+		}
+	}
+	return report
+}
+
 // begin retags the log stream and discards stray body bytes before an invocation starts. Its
 // drains are short and bounded by ReapWait, not by the invocation's deadline: a deadline that
 // passes meanwhile is the invocation's timeout, which Invoke reports, not a broken worker.
@@ -328,7 +345,8 @@ func (w *Worker) begin(ctx context.Context, p *process, requestID string) error 
 		return err
 	}
 	var stray int
-	if err := p.body.Sync(ctx, func() { stray = len(p.buf); p.buf = p.buf[:0] }); err != nil {
+	out := w.stream
+	if err := p.body.Sync(ctx, func() { stray = len(p.buf); p.buf = p.buf[:0]; p.stream = out }); err != nil {
 		return err
 	}
 	if stray > 0 {
@@ -364,6 +382,7 @@ func (w *Worker) finish(ctx context.Context, p *process, requestID string, l lin
 	}
 	var body []byte
 	if err := p.body.Sync(ctx, func() {
+		p.stream = nil // the invocation's stream, if any, has had every byte
 		if r.Type == protocol.ReplyResponse {
 			body = p.buf
 			p.buf = nil

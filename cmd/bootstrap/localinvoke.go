@@ -109,6 +109,7 @@ Environment:
   POLYBOOT_TIMEOUT_MARGIN_MS   stop a handler this long before its deadline (default 50)
   POLYBOOT_ENABLE_SIGTERM      1: register a no-op extension so Lambda sends SIGTERM at shutdown
   POLYBOOT_LOG_PTY             1: workers' log stream is a pseudo-terminal (programs line-buffer)
+  POLYBOOT_STREAM_RESPONSE     1: stream responses as handlers write them (Lambda response streaming)
   POLYBOOT_ADAPTER_PATH        more adapter folders, colon-separated
   POLYBOOT_BASH, POLYBOOT_TCLSH, POLYBOOT_PYTHON
                                the interpreter of an adapter (a path or a command name); otherwise the

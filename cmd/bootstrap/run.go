@@ -32,6 +32,7 @@ type options struct {
 	logFmt   string
 	sigterm  bool
 	logPTY   bool
+	stream   bool
 }
 
 func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
@@ -53,6 +54,7 @@ func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
 	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters, searched after the layer's own (env POLYBOOT_ADAPTER_PATH, colon-separated)")
 	fs.StringVar(&o.logFmt, "log-format", e.get("AWS_LAMBDA_LOG_FORMAT"), "Text or JSON: the format of every log line, handlers' and the bootstrap's own (env AWS_LAMBDA_LOG_FORMAT; the level filter is AWS_LAMBDA_LOG_LEVEL)")
 	fs.BoolVar(&o.logPTY, "log-pty", isTrue(e.get("POLYBOOT_LOG_PTY")), "give workers a pseudo-terminal as their log stream, so programs they run line-buffer their output (env POLYBOOT_LOG_PTY=1)")
+	fs.BoolVar(&o.stream, "stream-response", isTrue(e.get("POLYBOOT_STREAM_RESPONSE")), "stream every response as the handler writes it (Lambda response streaming; env POLYBOOT_STREAM_RESPONSE=1)")
 	fs.BoolVar(&o.sigterm, "enable-sigterm", isTrue(e.get("POLYBOOT_ENABLE_SIGTERM")), "register a no-op internal extension so Lambda sends SIGTERM before shutdown; workers get SIGTERM, then SIGKILL 300 ms later (env POLYBOOT_ENABLE_SIGTERM=1)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: bootstrap [flags]          serve the Lambda Runtime API (what Lambda runs)\n"+
@@ -104,7 +106,11 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 	if o.sigterm {
 		enableSIGTERM(ctx, api, log)
 	}
-	if err := serve(ctx, api, workers, log, o.margin); err != nil {
+	var stream invoke.Streamer
+	if o.stream {
+		stream = api
+	}
+	if err := serve(ctx, api, stream, workers, log, o.margin); err != nil {
 		log.Error("invoke loop stopped", zap.Error(err))
 		return 1
 	}
@@ -126,12 +132,12 @@ func concurrency(v string) (int, error) {
 
 // serve runs one invoke loop per worker until ctx ends or one loop fails for good, which stops the
 // others.
-func serve(ctx context.Context, api invoke.RuntimeAPI, workers []*supervisor.Worker, log *zap.Logger, margin time.Duration) error {
+func serve(ctx context.Context, api invoke.RuntimeAPI, stream invoke.Streamer, workers []*supervisor.Worker, log *zap.Logger, margin time.Duration) error {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	errs := make(chan error, len(workers))
 	for i, w := range workers {
-		loop := &invoke.Loop{API: api, Worker: w, Log: log.With(zap.Int("worker", i)), Margin: margin, Retries: 5, Backoff: 20 * time.Millisecond}
+		loop := &invoke.Loop{API: api, Stream: stream, Worker: w, Log: log.With(zap.Int("worker", i)), Margin: margin, Retries: 5, Backoff: 20 * time.Millisecond}
 		go func() {
 			err := loop.Run(ctx)
 			cancel()

@@ -1,0 +1,68 @@
+package invoke
+
+import (
+	"context"
+	"io"
+	"net/http"
+
+	"github.com/polyboot/polyboot/protocol"
+)
+
+// Streamer posts streamed responses; *protocol.Client implements it.
+type Streamer interface {
+	RespondStream(ctx context.Context, requestID string, body io.Reader, trailer http.Header) error
+}
+
+// StreamWorker runs an invocation whose response body goes to out as the handler writes it;
+// *supervisor.Worker implements it.
+type StreamWorker interface {
+	InvokeStream(ctx context.Context, inv *protocol.Invocation, out io.Writer) *protocol.ErrorReport
+}
+
+var _ Streamer = (*protocol.Client)(nil)
+
+// serveStream runs one invocation with its response streamed. The streamed POST starts with the
+// handler's first byte; an error before it is posted to /error as usual, an error after it goes
+// in the stream's trailers. A handler that writes nothing gets an empty response.
+func (l *Loop) serveStream(ctx, ictx context.Context, sw StreamWorker, inv *protocol.Invocation) error {
+	s := &lazyStream{start: func(body io.Reader, trailer http.Header) error {
+		return l.Stream.RespondStream(ctx, inv.RequestID, body, trailer)
+	}}
+	report := sw.InvokeStream(ictx, inv, s)
+	if !s.started {
+		if report != nil {
+			return l.post(ctx, inv, "error", func() error { return l.API.Fail(ctx, inv.RequestID, report) })
+		}
+		return l.post(ctx, inv, "response", func() error { return l.API.Respond(ctx, inv.RequestID, nil) })
+	}
+	if report != nil {
+		protocol.SetStreamError(s.trailer, report)
+	}
+	_ = s.pw.Close()
+	err := <-s.done
+	return l.post(ctx, inv, "streamed response", func() error { return err })
+}
+
+// lazyStream starts the streamed POST on its first Write and feeds it through a pipe.
+type lazyStream struct {
+	start   func(body io.Reader, trailer http.Header) error
+	started bool
+	pw      *io.PipeWriter
+	trailer http.Header
+	done    chan error
+}
+
+// Write implements io.Writer. A write blocks while the Runtime API is slower than the handler.
+func (s *lazyStream) Write(p []byte) (int, error) {
+	if !s.started {
+		s.started = true
+		pr, pw := io.Pipe()
+		s.pw, s.trailer, s.done = pw, protocol.StreamTrailer(), make(chan error, 1)
+		go func() {
+			err := s.start(pr, s.trailer)
+			_ = pr.CloseWithError(io.ErrClosedPipe) // a refused stream fails later writes fast
+			s.done <- err
+		}()
+	}
+	return s.pw.Write(p)
+}
