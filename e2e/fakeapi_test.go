@@ -26,6 +26,15 @@ type fakeResult struct {
 	kind      string // "response" or "error"
 	errorType string // Lambda-Runtime-Function-Error-Type
 	body      string
+	streamed  bool         // Lambda-Runtime-Function-Response-Mode: streaming, chunked
+	chunks    []timedChunk // a streamed body as it arrived
+	trailer   http.Header  // a streamed body's trailers
+}
+
+// timedChunk is one read of a streamed body and when it arrived.
+type timedChunk struct {
+	data string
+	at   time.Time
 }
 
 // fakeAPI is a Runtime API on httptest: it serves queued invocations and records results.
@@ -75,8 +84,26 @@ func newFakeAPI(t *testing.T) *fakeAPI {
 	})
 	post := func(kind string) http.HandlerFunc {
 		return func(w http.ResponseWriter, r *http.Request) {
-			b, _ := io.ReadAll(r.Body)
-			f.results <- fakeResult{id: r.PathValue("id"), kind: kind, errorType: r.Header.Get("Lambda-Runtime-Function-Error-Type"), body: string(b)}
+			res := fakeResult{id: r.PathValue("id"), kind: kind, errorType: r.Header.Get("Lambda-Runtime-Function-Error-Type")}
+			if r.Header.Get("Lambda-Runtime-Function-Response-Mode") == "streaming" {
+				res.streamed = len(r.TransferEncoding) > 0 && r.TransferEncoding[0] == "chunked"
+				buf := make([]byte, 64*1024)
+				for {
+					n, err := r.Body.Read(buf)
+					if n > 0 {
+						res.chunks = append(res.chunks, timedChunk{string(buf[:n]), time.Now()})
+						res.body += string(buf[:n])
+					}
+					if err != nil {
+						break
+					}
+				}
+				res.trailer = r.Trailer.Clone()
+			} else {
+				b, _ := io.ReadAll(r.Body)
+				res.body = string(b)
+			}
+			f.results <- res
 			status := http.StatusAccepted
 			f.get(func(f *fakeAPI) {
 				if kind == "response" && f.responseStatus != 0 {
