@@ -46,3 +46,32 @@ early() { return 6; }
 		}
 	}
 }
+
+// TestResponseStreamingPython: context.write sends a chunk at once; what the handler returns
+// after writing (None) adds nothing.
+func TestResponseStreamingPython(t *testing.T) {
+	for _, lang := range languages() {
+		if lang.ext != ".py" {
+			continue
+		}
+		t.Run(lang.name, func(t *testing.T) {
+			py := lang.find(t)
+			if !requireInterpreter(t, lang.name, py) {
+				return
+			}
+			task := writeTask(t, map[string]string{"function.py": `import time
+def handler(event, context):
+    context.write(u"first,")
+    time.sleep(0.4)
+    context.write(b"second")
+`})
+			api := newFakeAPI(t)
+			runBootstrap(t, api, function{taskDir: task, handler: "function.handler", env: []string{"POLYBOOT_STREAM_RESPONSE=1", "POLYBOOT_PYTHON=" + py}})
+			api.queue <- fakeInvocation{id: "s1", body: `{}`}
+			r := api.result(t)
+			if !r.streamed || r.body != "first,second" || len(r.chunks) < 2 || r.chunks[len(r.chunks)-1].at.Sub(r.chunks[0].at) < 300*time.Millisecond {
+				t.Errorf("got %+v", r)
+			}
+		})
+	}
+}

@@ -568,11 +568,23 @@ class LambdaContext(object):
             self.identity.cognito_identity_pool_id = cognito_identity.get(
                 'cognitoIdentityPoolId')
         self._epoch_deadline_time_in_ms = epoch_deadline_time_in_ms
+        self._streamed = False
+        self._write_body = None  # set by _run: writes to the body stream
 
     def get_remaining_time_in_millis(self):
         """Milliseconds left until the invocation's deadline (0 once it has passed)."""
         remaining = self._epoch_deadline_time_in_ms - int(time.time() * 1000)
         return remaining if remaining > 0 else 0
+
+    def write(self, data):
+        """Send data (text, encoded as UTF-8, or bytes) as part of the response right away.
+
+        With response streaming (POLYBOOT_STREAM_RESPONSE=1) each call reaches the caller as it is
+        made. A handler that writes and returns None adds nothing more to the body; a value it
+        returns is encoded and sent after what it wrote.
+        """
+        self._streamed = True
+        self._write_body(data if isinstance(data, bytes) else _utf8(_text(data)))
 
     def log(self, msg):
         """Write str(msg) to the log stream as it is (no newline is added)."""
@@ -797,11 +809,14 @@ def _make_context(invoke):
         invoke.tenant_id)
 
 
-def _run(handler, encoder, invoke):
+def _run(handler, encoder, invoke, channel):
     """Call the handler for one invocation: (body, None) or (None, error fields)."""
     try:
         context = _make_context(invoke)
+        context._write_body = channel.write_body
         result = handler(invoke.event, context)
+        if result is None and context._streamed:
+            return b'', None
     except FaultError as fault:
         return None, (fault.error_type, fault.message, fault.stack_trace)
     except BaseException:  # SystemExit and KeyboardInterrupt too: the runtime keeps serving
@@ -817,7 +832,7 @@ def handle(channel, handler, encoder, invoke):
     _Current.request_id = invoke.request_id
     _Current.tenant_id = invoke.tenant_id
     _set_trace_id(invoke.trace_id)
-    body, error = _run(handler, encoder, invoke)
+    body, error = _run(handler, encoder, invoke, channel)
     _flush_stdio()
     if error is None:
         channel.write_body(body)
