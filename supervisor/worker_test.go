@@ -26,6 +26,7 @@ func TestWorkerStart(t *testing.T) {
 		name      string
 		mode      string
 		argv      []string // replaces the fake worker's command when set
+		pty       bool     // Config.LogPTY
 		wantType  string   // "" wants success
 		fragments []string // in the error message
 		stack     []string // wanted stack trace, when set
@@ -39,6 +40,12 @@ func TestWorkerStart(t *testing.T) {
 		},
 		{
 			name: "exit during init", mode: "init_exit",
+			wantType: ErrTypeExit,
+			fragments: []string{"exited during init", "exit status 3",
+				"loading handler\nfatal: the handler is broken\nlast words without newline"},
+		},
+		{
+			name: "exit during init, pty log stream", mode: "init_exit", pty: true,
 			wantType: ErrTypeExit,
 			fragments: []string{"exited during init", "exit status 3",
 				"loading handler\nfatal: the handler is broken\nlast words without newline"},
@@ -78,6 +85,7 @@ func TestWorkerStart(t *testing.T) {
 					c.Argv = tt.argv
 				}
 				c.ReapWait = slowReapWait
+				c.LogPTY = tt.pty
 			})
 			ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
 			defer cancel()
@@ -112,6 +120,17 @@ func TestWorkerStart(t *testing.T) {
 			}
 		})
 	}
+}
+
+// logStreams are the kinds of log stream a worker can have (Config.LogPTY).
+var logStreams = []struct {
+	name string
+	pty  bool
+}{{"pipe", false}, {"pty", true}}
+
+// withLogPTY sets Config.LogPTY.
+func withLogPTY(pty bool) func(*Config) {
+	return func(c *Config) { c.LogPTY = pty }
 }
 
 // slowReapWait is a ReapWait long enough that a test sees when it is waited for needlessly.
@@ -225,24 +244,26 @@ func TestWorkerLogsDrainedBeforeInvokeReturns(t *testing.T) {
 		{name: "only a partial line", text: "partial", want: []string{"partial"}},
 		{name: "many lines", text: strings.Repeat("0123456789\n", 5000), want: slices.Repeat([]string{"0123456789"}, 5000)},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w, rec := testWorker(t, "ready")
-			// Several rounds: a line that arrives late shows up tagged with the next request.
-			for i := range 10 {
-				id := fmt.Sprintf("%s-%d", tt.name, i)
-				if body := mustInvoke(t, w, id, logCommand(tt.text)); body != "logged" {
-					t.Fatalf("body = %q", body)
+	for _, ls := range logStreams {
+		for _, tt := range tests {
+			t.Run(ls.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				w, rec := testWorker(t, "ready", withLogPTY(ls.pty))
+				// Several rounds: a line that arrives late shows up tagged with the next request.
+				for i := range 10 {
+					id := fmt.Sprintf("%s-%d", tt.name, i)
+					if body := mustInvoke(t, w, id, logCommand(tt.text)); body != "logged" {
+						t.Fatalf("body = %q", body)
+					}
+					if got := rec.linesFor(id); !slices.Equal(got, tt.want) {
+						t.Fatalf("round %d: lines tagged %s when Invoke returned: %q, want %q", i, id, got, tt.want)
+					}
 				}
-				if got := rec.linesFor(id); !slices.Equal(got, tt.want) {
-					t.Fatalf("round %d: lines tagged %s when Invoke returned: %q, want %q", i, id, got, tt.want)
+				if got := rec.linesFor(""); len(got) > 0 {
+					t.Errorf("lines logged outside an invocation: %q", got)
 				}
-			}
-			if got := rec.linesFor(""); len(got) > 0 {
-				t.Errorf("lines logged outside an invocation: %q", got)
-			}
-		})
+			})
+		}
 	}
 }
 
@@ -306,33 +327,41 @@ func TestWorkerExitDuringInvoke(t *testing.T) {
 		{name: "SIGSEGV", event: command{Do: "segv", Text: "segfaulting\n"},
 			fragments: []string{"signal segmentation fault", "segfaulting"}},
 	}
-	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
-			t.Parallel()
-			w, rec := testWorker(t, "ready")
-			mustInvoke(t, w, "warm", `{}`)
-			pid := workerPid(w)
-			event, _ := json.Marshal(tt.event)
-			body, report := invoke(t, w, "dying", string(event))
-			if body != nil {
-				t.Errorf("got a body %q", body)
-			}
-			checkReport(t, report, ErrTypeExit, tt.fragments...)
-			if w.proc != nil {
-				t.Errorf("the worker kept its dead process")
-			}
-			waitGone(t, pid)
-			if strings.Contains(report.Message, "echo warm") {
-				t.Errorf("the log tail holds lines of an earlier invocation: %q", report.Message)
-			}
-			if got := rec.linesFor("dying"); tt.event.Text != "" && len(got) == 0 {
-				t.Errorf("the dying invocation's log lines were not logged")
-			}
-			// The next invocation starts a new process.
-			if got := mustInvoke(t, w, "next", `{"do":"pid"}`); got == strconv.Itoa(pid) || got == "" {
-				t.Errorf("next invocation ran in process %s, want a new one (old %d)", got, pid)
-			}
-		})
+	for _, ls := range logStreams {
+		for _, tt := range tests {
+			t.Run(ls.name+"/"+tt.name, func(t *testing.T) {
+				t.Parallel()
+				testExitDuringInvoke(t, ls.pty, tt.event, tt.fragments)
+			})
+		}
+	}
+}
+
+// testExitDuringInvoke runs an invocation whose event makes the worker die, and checks the report,
+// that the process is gone and that the next invocation runs on a new one.
+func testExitDuringInvoke(t *testing.T, pty bool, cmd command, fragments []string) {
+	w, rec := testWorker(t, "ready", withLogPTY(pty))
+	mustInvoke(t, w, "warm", `{}`)
+	pid := workerPid(w)
+	event, _ := json.Marshal(cmd)
+	body, report := invoke(t, w, "dying", string(event))
+	if body != nil {
+		t.Errorf("got a body %q", body)
+	}
+	checkReport(t, report, ErrTypeExit, fragments...)
+	if w.proc != nil {
+		t.Errorf("the worker kept its dead process")
+	}
+	waitGone(t, pid)
+	if strings.Contains(report.Message, "echo warm") {
+		t.Errorf("the log tail holds lines of an earlier invocation: %q", report.Message)
+	}
+	if got := rec.linesFor("dying"); cmd.Text != "" && len(got) == 0 {
+		t.Errorf("the dying invocation's log lines were not logged")
+	}
+	// The next invocation starts a new process.
+	if got := mustInvoke(t, w, "next", `{"do":"pid"}`); got == strconv.Itoa(pid) || got == "" {
+		t.Errorf("next invocation ran in process %s, want a new one (old %d)", got, pid)
 	}
 }
 
@@ -349,7 +378,18 @@ func grandchildPid(t *testing.T, rec *logRecorder) int {
 
 func TestWorkerTimeout(t *testing.T) {
 	t.Parallel()
-	w, rec := testWorker(t, "ready")
+	for _, ls := range logStreams {
+		t.Run(ls.name, func(t *testing.T) {
+			t.Parallel()
+			testTimeout(t, ls.pty)
+		})
+	}
+}
+
+// testTimeout runs an invocation that overruns its deadline while a grandchild holds the worker's
+// pipes (and the pty's slave), and checks that both processes are killed.
+func testTimeout(t *testing.T, pty bool) {
+	w, rec := testWorker(t, "ready", withLogPTY(pty))
 	mustInvoke(t, w, "warm", `{}`)
 	pid := workerPid(w)
 	const budget = 700 * time.Millisecond
@@ -640,7 +680,17 @@ func TestWorkerUnmarshalError(t *testing.T) {
 
 func TestWorkerHugeLogLine(t *testing.T) {
 	t.Parallel()
-	w, rec := testWorker(t, "ready")
+	for _, ls := range logStreams {
+		t.Run(ls.name, func(t *testing.T) {
+			t.Parallel()
+			testHugeLogLine(t, ls.pty)
+		})
+	}
+}
+
+// testHugeLogLine logs a 1 MB line without a newline and checks it arrives whole, in pieces.
+func testHugeLogLine(t *testing.T, pty bool) {
+	w, rec := testWorker(t, "ready", withLogPTY(pty))
 	const size = 1_000_000
 	if got := mustInvoke(t, w, "huge", fmt.Sprintf(`{"do":"huge_log","n":%d}`, size)); got != "huge" {
 		t.Fatalf("body = %q", got)
@@ -663,7 +713,17 @@ func TestWorkerHugeLogLine(t *testing.T) {
 
 func TestWorkerLogFlood(t *testing.T) {
 	t.Parallel()
-	w, rec := testWorker(t, "ready")
+	for _, ls := range logStreams {
+		t.Run(ls.name, func(t *testing.T) {
+			t.Parallel()
+			testLogFlood(t, ls.pty)
+		})
+	}
+}
+
+// testLogFlood logs 10 MB in one invocation and checks every byte arrived, tagged.
+func testLogFlood(t *testing.T, pty bool) {
+	w, rec := testWorker(t, "ready", withLogPTY(pty))
 	rec.keep = func([]byte) bool { return false }
 	const size = 10 << 20
 	start := time.Now()
