@@ -29,16 +29,18 @@ const (
 	lenPrefix     = `{"len":"`
 )
 
-// ErrNotJSON is returned by PrepareEvent for a payload that is not valid JSON.
-var ErrNotJSON = errors.New("event is not valid JSON")
+// ErrNotJSON is returned by PrepareEvent for a payload that is not valid JSON in UTF-8.
+var ErrNotJSON = errors.New("event is not valid JSON (UTF-8)")
 
 // PrepareEvent returns the event as it goes into an invoke line: the payload itself when it is
-// valid JSON on one line, or its compacted form when it holds raw line breaks between tokens.
+// valid JSON (in UTF-8) on one line, or its compacted form when it holds raw line breaks between
+// tokens. Anything else is ErrNotJSON, so every adapter sees the same well-formed input.
 func PrepareEvent(payload []byte) ([]byte, error) {
-	if !json.Valid(payload) {
+	valid, lineBreaks := validJSON(payload)
+	if !valid {
 		return nil, ErrNotJSON
 	}
-	if bytes.IndexByte(payload, '\n') < 0 && bytes.IndexByte(payload, '\r') < 0 {
+	if !lineBreaks {
 		return payload, nil
 	}
 	var buf bytes.Buffer
