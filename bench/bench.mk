@@ -11,7 +11,7 @@
 # BENCH_PROFILE=false, BENCH_GOBENCH_TIME (go test -benchtime), POLYBOOT_PYTHON (the python3 row).
 
 BENCH_N ?= 1000
-BENCH_COLD ?= 5
+BENCH_COLD ?= 11
 BENCH_ROWS ?=
 BENCH_PROFILE ?= true
 BENCH_GOBENCH_TIME ?= 1s
@@ -21,9 +21,9 @@ BENCH_BUILD := $(BUILD)/bench
 
 ## bench-tools: what the benchmark runs besides the layer
 bench-tools:
-	mkdir -p $(BENCH_BUILD)/echo-go $(BENCH_BUILD)/bin
+	mkdir -p $(BENCH_BUILD)/echo-go $(BENCH_BUILD)/echo-go-symbols $(BENCH_BUILD)/bin
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BENCH_BUILD)/echo-go/bootstrap ./bench/cmd/echo-go
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/bin/echo-go-symbols ./bench/cmd/echo-go
+	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/echo-go-symbols/bootstrap ./bench/cmd/echo-go
 	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BENCH_BUILD)/bin/echo-worker ./bench/cmd/echo-worker
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/bin/bootstrap-symbols ./cmd/bootstrap
 	$(GO) build -o $(BENCH_BUILD)/bin/polybench ./bench/cmd/polybench
@@ -38,7 +38,7 @@ bench: layer bench-tools bench-go
 	$(BENCH_BUILD)/bin/polybench \
 	  -layer $(LAYER_ZIP) -rie "$$($(GO) tool -n aws-lambda-rie)" \
 	  -echo-go $(BENCH_BUILD)/echo-go/bootstrap -echo-worker $(BENCH_BUILD)/bin/echo-worker \
-	  -profile-bootstrap $(BENCH_BUILD)/bin/bootstrap-symbols -profile-echo-go $(BENCH_BUILD)/bin/echo-go-symbols \
+	  -profile-bootstrap $(BENCH_BUILD)/bin/bootstrap-symbols -profile-echo-go $(BENCH_BUILD)/echo-go-symbols/bootstrap \
 	  -baseline bench/baseline -handlers bench/handlers -work $(BENCH_BUILD) \
 	  -interp-layers $(DIST)/polyboot-tcl-$(ARCH).zip,$(DIST)/polyboot-python2-$(ARCH).zip \
 	  -gobench $(BENCH_BUILD)/gobench.txt -notes bench/profile-notes.md -out bench/RESULTS.md \

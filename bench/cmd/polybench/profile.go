@@ -18,8 +18,10 @@ type profileResult struct {
 	invocations                 int
 	bootstrapCalls, workerCalls []syscallCount // per invocation, most frequent first
 	bootstrapTotal, workerTotal float64        // system calls per invocation
-	perfByDSO, perfBySym        []string       // perf report lines
-	straceNote, perfNote        string         // why a part is missing
+	perfGroups                  []perfGroup    // samples by process and package or library
+	perfTopSyms                 []string       // the busiest symbols outside the kernel
+	perfSamples                 int
+	straceNote, perfNote        string // why a part is missing
 }
 
 // syscallCount is one system call's calls per invocation.
@@ -119,8 +121,10 @@ func profileRow(c *config, r *row, env []string, event []byte) (*profileResult, 
 	if err != nil {
 		return p, err
 	}
-	p.perfByDSO = perfReport(data, "comm,dso", 0.5, 12)
-	p.perfBySym = perfReport(data, "comm,dso,sym", 1.0, 25)
+	p.perfGroups, p.perfTopSyms, p.perfSamples, err = perfProfile(data)
+	if err != nil {
+		p.perfNote = err.Error()
+	}
 	_ = os.Remove(data)
 	return p, nil
 }
@@ -207,24 +211,92 @@ func readStraceSummary(path string, n int) ([]syscallCount, float64) {
 	return out, total
 }
 
-// perfReport returns the lines of perf report sorted by keys, at least minPct percent, at most
-// max lines.
-func perfReport(data, keys string, minPct float64, max int) []string {
-	out, err := exec.Command("perf", "report", "-i", data, "--stdio", "--no-children", "-q",
-		"--sort", keys, "--percent-limit", strconv.FormatFloat(minPct, 'f', 1, 64)).Output()
+// perfGroup is a share of perf samples: a process (comm) and a place in it.
+type perfGroup struct {
+	comm, where string
+	pct         float64
+}
+
+// schedSymbols are the kernel functions where samples land after a context switch or a wake-up:
+// on this virtual machine perf's cpu-clock samples taken with interrupts off are charged to them.
+var schedSymbols = map[string]bool{
+	"finish_task_switch.isra.0": true, "finish_task_switch": true, "_raw_spin_unlock_irqrestore": true,
+	"_raw_spin_unlock_irq": true, "__schedule": true, "schedule": true, "try_to_wake_up": true,
+}
+
+// goBinaries are the Go programs whose symbols are grouped by package.
+var goBinaries = map[string]bool{"bootstrap": true, "echo-worker": true}
+
+// perfProfile reads a perf.data file and returns its samples grouped by process and by place (Go
+// package, shared library, or kernel scheduling versus the rest of the kernel), the busiest
+// symbols outside the kernel, and the number of samples.
+func perfProfile(data string) ([]perfGroup, []string, int, error) {
+	out, err := exec.Command("perf", "report", "-i", data, "--stdio", "--no-children",
+		"--sort", "comm,dso,sym", "--percent-limit", "0").Output()
 	if err != nil {
-		return []string{"perf report failed: " + err.Error()}
+		return nil, nil, 0, fmt.Errorf("perf report: %w", err)
 	}
-	var lines []string
-	for _, l := range strings.Split(string(out), "\n") {
-		l = strings.TrimRight(l, " ")
-		if strings.TrimSpace(l) == "" || strings.HasPrefix(strings.TrimSpace(l), "#") {
+	groups := map[[2]string]float64{}
+	var syms []string
+	for _, line := range strings.Split(string(out), "\n") {
+		f := strings.Fields(line)
+		if len(f) < 5 || !strings.HasSuffix(f[0], "%") {
 			continue
 		}
-		lines = append(lines, strings.TrimSpace(l))
-		if len(lines) == max {
-			break
+		pct, err := strconv.ParseFloat(strings.TrimSuffix(f[0], "%"), 64)
+		if err != nil {
+			continue
+		}
+		comm, dso, sym := f[1], f[2], strings.Join(f[4:], " ")
+		where := dso
+		switch {
+		case dso == "[kernel.kallsyms]" && schedSymbols[sym]:
+			where = "kernel: context switches, wake-ups"
+		case dso == "[kernel.kallsyms]":
+			where = "kernel: system calls, TCP, pipes, faults"
+		case goBinaries[dso]:
+			where = "Go " + goPackage(sym)
+		}
+		groups[[2]string{comm, where}] += pct
+		if dso != "[kernel.kallsyms]" && len(syms) < 12 && pct >= 0.5 {
+			syms = append(syms, fmt.Sprintf("%5.1f%%  %-10s %s", pct, comm, sym))
 		}
 	}
-	return lines
+	var gs []perfGroup
+	for k, v := range groups {
+		gs = append(gs, perfGroup{comm: k[0], where: k[1], pct: v})
+	}
+	sort.Slice(gs, func(i, j int) bool { return gs[i].pct > gs[j].pct })
+	return gs, syms, sampleCount(string(out)), nil
+}
+
+// goPackage is the package of a Go symbol: "net/http" for "net/http.(*Transport).roundTrip",
+// "polyboot/supervisor" for github.com/polyboot/polyboot/supervisor's.
+func goPackage(sym string) string {
+	slash := strings.LastIndex(sym, "/")
+	dot := strings.Index(sym[slash+1:], ".")
+	if dot < 0 {
+		return sym
+	}
+	pkg := sym[:slash+1+dot]
+	return strings.TrimPrefix(pkg, "github.com/polyboot/")
+}
+
+// sampleCount reads the number of samples from perf report's comment lines, or 0.
+func sampleCount(header string) int {
+	for _, line := range strings.Split(header, "\n") {
+		// "# Samples: 248  of event 'cpu-clock'", or "2K"
+		if rest, ok := strings.CutPrefix(line, "# Samples: "); ok {
+			n, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
+			mult := 1
+			if strings.HasSuffix(n, "K") {
+				mult, n = 1000, strings.TrimSuffix(n, "K")
+			}
+			v, err := strconv.Atoi(n)
+			if err == nil {
+				return v * mult
+			}
+		}
+	}
+	return 0
 }

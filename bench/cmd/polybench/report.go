@@ -301,40 +301,41 @@ func bench6MB() string {
 
 func (rep *report) coldSection(b *strings.Builder) {
 	f := rep.floor()
-	var floorCold time.Duration
-	if f != nil {
-		floorCold = median(f.cold)
+	var floorMed, floorMin time.Duration
+	if f != nil && len(f.cold) > 0 {
+		floorMed, floorMin = median(f.cold), minDur(f.cold)
 	}
 	var rows [][]string
 	for _, r := range rep.results {
 		if r.row.missing != "" || len(r.cold) == 0 {
 			continue
 		}
-		cold := median(r.cold)
-		minMax := fmt.Sprintf("%s – %s", fmtMs(minDur(r.cold)), fmtMs(maxDur(r.cold)))
+		low := minDur(r.cold)
 		bare, over, rest := "–", "–", "–"
-		if floorCold > 0 && !r.row.floor {
-			over = fmtMs(cold - floorCold)
+		if floorMin > 0 && !r.row.floor {
+			over = fmtMs(low - floorMin)
 		}
 		if len(r.bareStart) > 0 {
-			bare = fmtMs(median(r.bareStart))
-			if floorCold > 0 {
-				rest = fmtMs(cold - floorCold - median(r.bareStart))
+			bare = fmtMs(minDur(r.bareStart))
+			if floorMin > 0 {
+				rest = fmtMs(low - floorMin - minDur(r.bareStart))
 			}
 		}
-		rows = append(rows, []string{r.row.name, msCell(cold, floorCold), minMax, fmtMs(median(r.coldListen)),
-			fmtMs(median(r.coldFirst)), bare, over, rest})
+		rows = append(rows, []string{r.row.name, msCell(median(r.cold), floorMed), msCell(low, floorMin),
+			fmtMs(maxDur(r.cold)), fmtMs(median(r.coldListen)), fmtMs(median(r.coldFirst)), bare, over, rest})
 	}
-	fmt.Fprintf(b, "## Cold start\n\n%s\n", table([]string{"runtime", "cold start (median)", "min – max",
-		"emulator listening", "first invocation", "interpreter alone", "cold − floor", "cold − floor − interpreter"}, rows))
-	b.WriteString("*first invocation* runs from the emulator's port accepting to the first response: the emulator starts\n")
-	b.WriteString("the runtime lazily, so it holds the runtime's start, its init and the invocation. *interpreter alone* is\n")
-	b.WriteString("the interpreter started to do nothing (`bash -c :`, `tclsh /dev/null`, `python -u -c pass`), median of\n")
-	b.WriteString("as many runs. *cold − floor* is what the runtime adds to the aws-lambda-go function's cold start (the\n")
-	b.WriteString("emulator's own start-up cancels out); *cold − floor − interpreter* is what remains for polyboot: the Go\n")
-	b.WriteString("bootstrap beyond aws-lambda-go's start, the adapter loading the handler, and the ready handshake. The\n")
-	b.WriteString("*polyboot + Go echo worker* row's *cold − floor* is the bootstrap's own share (plus a ~1 ms Go\n")
-	b.WriteString("process start for the worker).\n\n")
+	fmt.Fprintf(b, "## Cold start\n\n%s\n", table([]string{"runtime", "median", "min", "max",
+		"emulator listening", "first invocation", "interpreter alone (min)", "cold − floor (min)",
+		"cold − floor − interpreter (min)"}, rows))
+	b.WriteString("*emulator listening* and *first invocation* (medians) split the cold start: the emulator starts the\n")
+	b.WriteString("runtime lazily, so the first invocation holds the runtime's start, its init and the invocation.\n")
+	b.WriteString("*interpreter alone* is the interpreter started to do nothing (`bash -c :`, `tclsh /dev/null`,\n")
+	b.WriteString("`python -u -c pass`), as many times. The last three columns use minimums, which the machine's load\n")
+	b.WriteString("disturbs least: *cold − floor* is what the runtime adds to the aws-lambda-go function's cold start\n")
+	b.WriteString("(the emulator's own start-up cancels out); *cold − floor − interpreter* is what remains for\n")
+	b.WriteString("polyboot: the Go bootstrap's start beyond aws-lambda-go's, the adapter loading the handler, and the\n")
+	b.WriteString("ready handshake. For *polyboot + Go echo worker* the *cold − floor* is the bootstrap's own share\n")
+	b.WriteString("(plus a Go process start of about 1 ms for the worker).\n\n")
 }
 
 func (rep *report) cpuSection(b *strings.Builder) {
@@ -456,7 +457,11 @@ func (rep *report) profileSection(b *strings.Builder) {
 		rows = append(rows, []string{r.row.name, boot, worker})
 	}
 	p("### System calls per invocation\n\n%s\n", table([]string{"runtime", "runtime (bootstrap)", "worker"}, rows))
-	p("### Where the CPU time goes (perf, share of samples in the runtime and worker)\n\n")
+	p("### Where the CPU time goes\n\n")
+	p("perf samples of the runtime and its worker, grouped by process and by place: a Go package, a\n")
+	p("library, or the kernel (split into context switches and wake-ups versus the rest). *≈ per\n")
+	p("invocation* applies the share to the runtime's and worker's CPU per warm invocation measured above.\n")
+	p("Only groups of at least 2%% are listed.\n\n")
 	for _, r := range rep.results {
 		if r.profile == nil {
 			continue
@@ -467,7 +472,23 @@ func (rep *report) profileSection(b *strings.Builder) {
 			p(": %s\n\n", pr.perfNote)
 			continue
 		}
-		p("\n\n```\n%s\n\n%s\n```\n\n", strings.Join(pr.perfByDSO, "\n"), strings.Join(pr.perfBySym, "\n"))
+		cpu := r.cpu.bootstrap + r.cpu.worker
+		p(" (%d samples; runtime + worker CPU %s per invocation)\n\n", pr.perfSamples, cpuMs(cpu))
+		var rows [][]string
+		for _, g := range pr.perfGroups {
+			if g.pct < 2 {
+				continue
+			}
+			per := "–"
+			if r.cpu.ok {
+				per = fmt.Sprintf("%.0f µs", g.pct/100*cpu*1e6)
+			}
+			rows = append(rows, []string{g.comm, g.where, fmt.Sprintf("%.1f%%", g.pct), per})
+		}
+		p("%s\n", table([]string{"process", "where", "share", "≈ per invocation"}, rows))
+		if len(pr.perfTopSyms) > 0 {
+			p("Busiest symbols outside the kernel:\n\n```\n%s\n```\n\n", strings.Join(pr.perfTopSyms, "\n"))
+		}
 	}
 	p("### Reading\n\n")
 	if notes, err := os.ReadFile(rep.c.notes); err == nil {
