@@ -6,6 +6,7 @@ import (
 	"errors"
 	"reflect"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/polyboot/polyboot/protocol"
 )
@@ -50,13 +51,13 @@ func FuzzParseReply(f *testing.F) {
 }
 
 // FuzzInvokeLine checks PrepareEvent and AppendInvokeLine together for any strings and any event:
-// an event that is not JSON is refused; a JSON event keeps its value and loses its line breaks, and
+// an event that is not JSON in UTF-8 is refused; a JSON event keeps its value and loses its line breaks, and
 // the invoke line keeps every promise of docs/protocol.md (checkInvokeLine).
 // Seeds: testdata/fuzz/FuzzInvokeLine.
 func FuzzInvokeLine(f *testing.F) {
 	f.Fuzz(func(t *testing.T, id, arn, trace, clientContext, identity, tenant string, deadline int64, payload []byte) {
 		event, err := protocol.PrepareEvent(payload)
-		if !json.Valid(payload) {
+		if !json.Valid(payload) || !utf8.Valid(payload) {
 			if !errors.Is(err, protocol.ErrNotJSON) {
 				t.Fatalf("PrepareEvent(%q) = %q, %v; want ErrNotJSON", payload, event, err)
 			}

@@ -374,9 +374,14 @@ def _error_reply(kind, error_type, message, stack_trace, request_id=None):
 def setup_sys_path():
     """Put the task root first on sys.path, and take this adapter's own directory off it.
 
+    Also stops Python from writing bytecode files into the task root.
+
     Also adds the layer directories AWS's Python runtimes put on the path (/opt/python and
     /opt/python/lib/pythonX.Y/site-packages) when they exist.
     """
+    # No .pyc files next to the user's code: /var/task is read-only on Lambda anyway, and a
+    # local run (bootstrap invoke) should leave the task folder as it was.
+    sys.dont_write_bytecode = True
     adapter_dir = os.path.dirname(os.path.abspath(__file__))
     if sys.path and sys.path[0] and os.path.abspath(sys.path[0]) == adapter_dir:
         del sys.path[0]
