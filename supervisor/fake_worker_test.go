@@ -64,6 +64,18 @@ func runHelper(mode string) int {
 		return runSleeper()
 	case "pdeath_spawner", "pdeath_direct":
 		return runPdeathParent(mode)
+	case "flooder":
+		// As fast as the pipe takes it: one prepared buffer, written again and again, until the
+		// pipe breaks or a signal comes.
+		var lines []byte
+		for i := 0; len(lines) < 64<<10; i++ {
+			lines = fmt.Appendf(lines, "flood line %08d %s\n", i, strings.Repeat("y", 80))
+		}
+		for {
+			if _, err := os.Stderr.Write(lines); err != nil {
+				return 0
+			}
+		}
 	case "exit7":
 		fmt.Println("hello from", os.Getpid())
 		return 7
@@ -219,16 +231,14 @@ func (f *fakeWorker) handle(id string, event []byte) {
 		f.flood(c.N)
 		respond("flooded")
 	case "flood_forever":
-		go func() {
-			// As fast as the pipe takes it: one prepared buffer, written again and again.
-			var lines []byte
-			for i := 0; len(lines) < 64<<10; i++ {
-				lines = fmt.Appendf(lines, "flood line %08d %s\n", i, strings.Repeat("y", 80))
-			}
-			for {
-				f.write(f.logs, lines)
-			}
-		}()
+		// A background job, as a handler's "yes >&2 &" would start: another process writing to
+		// the log stream, so that the kernel, not a Go lock, shares the pipe between writers.
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), workerEnv+"=flooder")
+		cmd.Stderr = f.logs
+		if err := cmd.Start(); err != nil {
+			f.die("starting the flooder: " + err.Error())
+		}
 		respond("flooding")
 	case "final":
 		f.write(f.body, []byte("bye"))

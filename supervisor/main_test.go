@@ -148,6 +148,25 @@ func (r *logRecorder) waitFor(t *testing.T, prefix string) string {
 	}
 }
 
+// waitCount waits (bounded) until at least n lines arrived.
+func (r *logRecorder) waitCount(t *testing.T, n int) {
+	t.Helper()
+	timeout := time.After(10 * time.Second)
+	for {
+		r.mu.Lock()
+		count, changed := r.count, r.changed
+		r.mu.Unlock()
+		if count >= n {
+			return
+		}
+		select {
+		case <-changed:
+		case <-timeout:
+			t.Fatalf("%d log lines within 10s, want %d", count, n)
+		}
+	}
+}
+
 // testWorker returns a Worker running the fake worker in mode; it is closed when the test ends.
 func testWorker(t *testing.T, mode string, configure ...func(*Config)) (*Worker, *logRecorder) {
 	t.Helper()
