@@ -75,3 +75,24 @@ def handler(event, context):
 		})
 	}
 }
+
+// TestResponseStreamingTcl: lambda::write sends a chunk at once; an empty result adds nothing.
+func TestResponseStreamingTcl(t *testing.T) {
+	tcl := tclsh(t)
+	if !requireInterpreter(t, "tcl", tcl) {
+		return
+	}
+	task := writeTask(t, map[string]string{"function.tcl": `proc handler {event context} {
+    lambda::write "first,"
+    after 400
+    lambda::write "sécond"
+    return ""
+}`})
+	api := newFakeAPI(t)
+	runBootstrap(t, api, function{taskDir: task, handler: "function.handler", env: []string{"POLYBOOT_STREAM_RESPONSE=1", "POLYBOOT_TCLSH=" + tcl}})
+	api.queue <- fakeInvocation{id: "s1", body: `{}`}
+	r := api.result(t)
+	if !r.streamed || r.body != "first,sécond" || len(r.chunks) < 2 || r.chunks[len(r.chunks)-1].at.Sub(r.chunks[0].at) < 300*time.Millisecond {
+		t.Errorf("got %+v", r)
+	}
+}

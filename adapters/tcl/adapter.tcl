@@ -503,6 +503,14 @@ proc ::lambda::remaining_ms {context} {
     return [expr {$left > 0 ? $left : 0}]
 }
 
+# lambda::write text -- sends text (as UTF-8) as part of the response right away. With response
+# streaming on (POLYBOOT_STREAM_RESPONSE=1) each call reaches the caller as it is made; the
+# handler's result, if not empty, is sent after what it wrote.
+proc ::lambda::write {text} {
+    puts -nonewline $::polyboot::body $text
+    flush $::polyboot::body
+}
+
 # Run when started as the main script; sourcing the file only defines the procs (unit tests).
 if {[info exists ::argv0] && [file normalize $::argv0] eq [file normalize [info script]]} {
     if {[catch {::polyboot::Main $::argv} msg opts]} {
