@@ -117,10 +117,12 @@ _pb_read() {
 	_pb_member _pb_tenant tenant_id
 }
 
-# lambda_remaining_ms NAME: sets NAME to the milliseconds left before the invocation's deadline.
+# lambda_remaining_ms NAME: sets NAME to the milliseconds left before the invocation's deadline
+# (0 once it has passed).
 lambda_remaining_ms() {
-	local now=${EPOCHREALTIME/[.,]/}
-	printf -v "$1" '%d' $((LAMBDA_DEADLINE_MS - now / 1000))
+	local now=${EPOCHREALTIME/[.,]/} left
+	left=$((LAMBDA_DEADLINE_MS - now / 1000))
+	printf -v "$1" '%d' $((left > 0 ? left : 0))
 }
 
 # Load the handler: a syntax check first (its message is the error), then source it once.
