@@ -19,6 +19,7 @@ const (
 	ErrTypeInvalidReply = "Runtime.InvalidReply"
 	ErrTypeUnmarshal    = "Runtime.UnmarshalError"
 	ErrTypeStart        = "Runtime.InvalidEntrypoint"
+	ErrTypeInitTimeout  = "Runtime.InitTimeout"
 )
 
 // Config describes the worker process to run.
@@ -36,6 +37,9 @@ type Config struct {
 	ReapWait time.Duration
 	// LogPTY makes the worker's log stream (fd 2) a pseudo-terminal instead of a pipe.
 	LogPTY bool
+	// InitTimeout bounds how long a worker may take to load the handler and say it is ready, as
+	// Lambda bounds its init phase. Zero means 10 s.
+	InitTimeout time.Duration
 }
 
 // Worker is one warm interpreter process, restarted when it dies. A Worker serves one invocation
@@ -56,6 +60,9 @@ func NewWorker(sp *Spawner, cfg Config) *Worker {
 	if cfg.ReapWait == 0 {
 		cfg.ReapWait = 500 * time.Millisecond
 	}
+	if cfg.InitTimeout == 0 {
+		cfg.InitTimeout = 10 * time.Second
+	}
 	if cfg.Warn == nil {
 		cfg.Warn = func(string, ...any) {}
 	}
@@ -74,10 +81,15 @@ func (w *Worker) Start(ctx context.Context) error {
 			return nil
 		}
 	}
+	if len(w.cfg.Argv) == 0 || w.cfg.Logs == nil {
+		return protocol.Errorf(ErrTypeStart, "worker configuration lacks a command or a log sink")
+	}
 	p, err := startProcess(w.spawner, w.cfg.Argv, w.cfg.Dir, w.cfg.Env, w.cfg.Logs, w.cfg.LogPTY)
 	if err != nil {
 		return protocol.Errorf(ErrTypeStart, "cannot start %s: %v", strings.Join(w.cfg.Argv, " "), err)
 	}
+	initTimer := time.NewTimer(w.cfg.InitTimeout)
+	defer initTimer.Stop()
 	select {
 	case l := <-p.lines:
 		switch {
@@ -102,6 +114,15 @@ func (w *Worker) Start(ctx context.Context) error {
 			return report
 		}
 		return w.diedDuringInit(ctx, p)
+	case <-initTimer.C:
+		p.killGroup(syscall.SIGKILL)
+		<-p.exited
+		msg := fmt.Sprintf("the worker did not load the handler within %v", w.cfg.InitTimeout)
+		if tail := w.tail(ctx, p, 10); len(tail) > 0 {
+			msg += "; last log lines:\n" + strings.Join(tail, "\n")
+		}
+		w.discard(ctx, p)
+		return protocol.Errorf(ErrTypeInitTimeout, "%s", msg)
 	case <-ctx.Done():
 		w.discard(ctx, p)
 		return fmt.Errorf("starting worker: %w", ctx.Err())
