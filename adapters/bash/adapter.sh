@@ -120,9 +120,10 @@ _pb_read() {
 # lambda_remaining_ms NAME: sets NAME to the milliseconds left before the invocation's deadline
 # (0 once it has passed).
 lambda_remaining_ms() {
-	local now=${EPOCHREALTIME/[.,]/} left
-	left=$((LAMBDA_DEADLINE_MS - now / 1000))
-	printf -v "$1" '%d' $((left > 0 ? left : 0))
+	# Locals are prefixed: printf -v would set a local of the caller's chosen name instead.
+	local _pb_now=${EPOCHREALTIME/[.,]/} _pb_left
+	_pb_left=$((LAMBDA_DEADLINE_MS - _pb_now / 1000))
+	printf -v "$1" '%d' $((_pb_left > 0 ? _pb_left : 0))
 }
 
 # Load the handler: a syntax check first (its message is the error), then source it once.
