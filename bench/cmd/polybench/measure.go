@@ -34,6 +34,9 @@ type result struct {
 	bootstrapWarm, bootstrapPeak memory // after the warm loop, after the large events
 	workerWarm, workerPeak       memory
 
+	alone    time.Duration // the worker alone, per invocation (workerAlone)
+	aloneErr string
+
 	profile *profileResult
 }
 
@@ -139,6 +142,20 @@ func measureAll(c *config, rows []*row, ev events) []*result {
 		s.e.stop()
 	}
 	sessions = nil
+
+	logf("workers alone: %d invoke lines through a pipe, no bootstrap", aloneLines)
+	for _, res := range live {
+		if !res.row.worker {
+			continue
+		}
+		d, err := workerAlone(c, res.row, ev.warm)
+		if err != nil {
+			res.aloneErr = err.Error()
+			logf("%s: worker alone: %v", res.row.name, err)
+			continue
+		}
+		res.alone = d
+	}
 
 	if c.profile {
 		for _, res := range live {

@@ -270,6 +270,7 @@ func (rep *report) markdown() string {
 	p("- The curl baseline is the tutorial's bootstrap (bench/baseline/bootstrap) with bash as /bin/sh.\n\n")
 
 	rep.coldSection(&b)
+	rep.bigSection(&b)
 	rep.cpuSection(&b)
 	rep.memorySection(&b)
 	rep.sizeSection(&b)
@@ -338,6 +339,27 @@ func (rep *report) coldSection(b *strings.Builder) {
 	b.WriteString("(plus a Go process start of about 1 ms for the worker).\n\n")
 }
 
+func (rep *report) bigSection(b *strings.Builder) {
+	var rows [][]string
+	for _, r := range rep.results {
+		if r.row.missing != "" || len(r.big) == 0 {
+			continue
+		}
+		row := []string{r.row.name}
+		for _, br := range r.big {
+			if len(br.times) == 0 {
+				row = append(row, "fails", "", "")
+				continue
+			}
+			row = append(row, fmtMs(median(br.times)), fmtMs(minDur(br.times)), fmtMs(maxDur(br.times)))
+		}
+		rows = append(rows, row)
+	}
+	fmt.Fprintf(b, "## Large events\n\n%s\n", table([]string{"runtime", "1 MB median", "min", "max",
+		"6 MB median", "min", "max"}, rows))
+	fmt.Fprintf(b, "Round trips of %d rounds (each round: the 1 MB event to every runtime, then the 6 MB one).\n\n", rep.c.bigReps)
+}
+
 func (rep *report) cpuSection(b *strings.Builder) {
 	f := rep.floor()
 	var floorTotal float64
@@ -358,16 +380,28 @@ func (rep *report) cpuSection(b *strings.Builder) {
 		if floorTotal > 0 {
 			ratio = fmtRatio(total / floorTotal)
 		}
+		alone, rest := "–", "–"
+		if r.alone > 0 {
+			alone = fmt.Sprintf("%.0f µs", float64(r.alone)/float64(time.Microsecond))
+			rest = fmtMs(r.p50() - r.alone)
+		} else if r.aloneErr != "" {
+			alone = "failed: " + mdEscape(r.aloneErr)
+		}
 		rows = append(rows, []string{r.row.name, cpuMs(r.cpu.client), cpuMs(r.cpu.rie), cpuMs(r.cpu.bootstrap), worker,
-			fmt.Sprintf("%s (%s)", cpuMs(total), ratio), fmtMs(r.p50())})
+			fmt.Sprintf("%s (%s)", cpuMs(total), ratio), fmtMs(r.p50()), alone, rest})
 	}
 	fmt.Fprintf(b, "## CPU per warm invocation\n\n%s\n", table([]string{"runtime", "client (polybench)", "emulator",
-		"runtime (bootstrap)", "worker", "sum", "wall p50"}, rows))
+		"runtime (bootstrap)", "worker", "sum", "wall p50", "worker alone", "p50 − worker alone"}, rows))
 	b.WriteString("CPU time used during the timed warm loop divided by the invocations: the sum over each process's\n")
 	b.WriteString("threads of /proc/PID/task/TID/schedstat (nanoseconds on CPU), getrusage for the client. The\n")
 	b.WriteString("runtime's figure adds the children it waited for (/proc/PID/stat, 10 ms ticks): the curl baseline's\n")
 	b.WriteString("curl, grep, tr, cut and subshells. Wall time above the CPU sum is time spent waiting: wake-ups and\n")
 	b.WriteString("scheduling across the processes of one invocation's path, on 2 shared cores.\n\n")
+	fmt.Fprintf(b, "*worker alone* is the wall time per invocation of the worker by itself: started as the bootstrap\n")
+	fmt.Fprintf(b, "starts it (same argv, environment and descriptors) and fed %d invoke lines of the 1 KB event through a\n", aloneLines)
+	b.WriteString("pipe, its replies and bodies read and checked, minus a run with no lines (start-up and exit); the\n")
+	b.WriteString("fastest of three runs of each. *p50 − worker alone* is then what the rest of the path costs: client, emulator, bootstrap\n")
+	b.WriteString("and the hand-offs between them.\n\n")
 }
 
 func (rep *report) memorySection(b *strings.Builder) {
@@ -454,9 +488,11 @@ func (rep *report) profileSection(b *strings.Builder) {
 		if pr.straceNote != "" {
 			boot, worker = pr.straceNote, pr.straceNote
 		}
-		rows = append(rows, []string{r.row.name, boot, worker})
+		forks, execs := countCalls(pr.bootstrapCalls, "clone", "clone3", "fork", "vfork"), countCalls(pr.bootstrapCalls, "execve")
+		rows = append(rows, []string{r.row.name, boot, worker, fmt.Sprintf("%.1f / %.1f", forks, execs)})
 	}
-	p("### System calls per invocation\n\n%s\n", table([]string{"runtime", "runtime (bootstrap)", "worker"}, rows))
+	p("### System calls per invocation\n\n%s\n", table([]string{"runtime", "runtime (bootstrap)", "worker",
+		"runtime's clones / execs"}, rows))
 	p("### Where the CPU time goes\n\n")
 	p("perf samples of the runtime and its worker, grouped by process and by place: a Go package, a\n")
 	p("library, or the kernel (split into context switches and wake-ups versus the rest). *≈ per\n")
@@ -473,7 +509,7 @@ func (rep *report) profileSection(b *strings.Builder) {
 			continue
 		}
 		cpu := r.cpu.bootstrap + r.cpu.worker
-		p(" (%d samples; runtime + worker CPU %s per invocation)\n\n", pr.perfSamples, cpuMs(cpu))
+		p(" (about %d samples; runtime + worker CPU %s per invocation)\n\n", pr.perfSamples, cpuMs(cpu))
 		var rows [][]string
 		for _, g := range pr.perfGroups {
 			if g.pct < 2 {
@@ -497,6 +533,19 @@ func (rep *report) profileSection(b *strings.Builder) {
 	} else {
 		p("(no %s)\n\n", rep.c.notes)
 	}
+}
+
+// countCalls adds up the calls per invocation of the named system calls.
+func countCalls(cs []syscallCount, names ...string) float64 {
+	var n float64
+	for _, c := range cs {
+		for _, name := range names {
+			if c.name == name {
+				n += c.calls
+			}
+		}
+	}
+	return n
 }
 
 // topCalls formats the n most frequent system calls.
