@@ -400,8 +400,9 @@ func (rep *report) cpuSection(b *strings.Builder) {
 	fmt.Fprintf(b, "*worker alone* is the wall time per invocation of the worker by itself: started as the bootstrap\n")
 	fmt.Fprintf(b, "starts it (same argv, environment and descriptors) and fed %d invoke lines of the 1 KB event through a\n", aloneLines)
 	b.WriteString("pipe, its replies and bodies read and checked, minus a run with no lines (start-up and exit); the\n")
-	b.WriteString("fastest of three runs of each. *p50 − worker alone* is then what the rest of the path costs: client, emulator, bootstrap\n")
-	b.WriteString("and the hand-offs between them.\n\n")
+	b.WriteString("fastest of three runs of each. The worker alone finds its next line already waiting, so it leaves\n")
+	b.WriteString("out the wake-up of a worker that sleeps between invocations; *p50 − worker alone* is what the rest\n")
+	b.WriteString("of the path costs: client, emulator, bootstrap, and the wake-ups and hand-offs between them.\n\n")
 }
 
 func (rep *report) memorySection(b *strings.Builder) {
