@@ -16,6 +16,7 @@ BENCH_ROWS ?=
 BENCH_PROFILE ?= true
 BENCH_GOBENCH_TIME ?= 1s
 BENCH_BUILD := $(BUILD)/bench
+BENCH_STARTED := $(shell date +%s)
 
 .PHONY: bench bench-go bench-tools
 
@@ -43,4 +44,4 @@ bench: layer bench-tools bench-go
 	  -interp-layers $(DIST)/polyboot-tcl-$(ARCH).zip,$(DIST)/polyboot-python2-$(ARCH).zip \
 	  -gobench $(BENCH_BUILD)/gobench.txt -notes bench/profile-notes.md -out bench/RESULTS.md \
 	  -n $(BENCH_N) -cold $(BENCH_COLD) -profile=$(BENCH_PROFILE) $(if $(BENCH_ROWS),-rows $(BENCH_ROWS)) \
-	  -command "make bench BENCH_N=$(BENCH_N)"
+	  -command "make bench BENCH_N=$(BENCH_N)" -started $(BENCH_STARTED)

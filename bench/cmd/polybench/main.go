@@ -36,6 +36,7 @@ type config struct {
 	rows                                       map[string]bool
 
 	lambdaGoVersion, rieVersion string
+	started                     int64
 }
 
 // wants reports whether the row with key is to be measured.
@@ -74,6 +75,7 @@ func run() error {
 	flag.StringVar(&c.profileEchoGo, "profile-echo-go", "", "the aws-lambda-go echo function with symbols, used under perf")
 	flag.StringVar(&rows, "rows", "", "comma-separated rows to run (go, pb-native, pb-bash, pb-tcl, pb-py27, pb-py3, curl); the floor always runs")
 	flag.StringVar(&c.command, "command", "make bench", "how this run was started, for the report")
+	flag.Int64Var(&c.started, "started", 0, "Unix time the whole run (make bench: builds, Go benchmarks) started, for the report")
 	flag.Parse()
 	if c.rie == "" || c.echoGo == "" || c.echoWorker == "" {
 		return errors.New("-rie, -echo-go and -echo-worker are required (make bench sets them)")
