@@ -36,7 +36,7 @@ func TestBashThousandInvocations(t *testing.T) {
 	for i := 1; i <= n; i++ {
 		event := fmt.Sprintf(`{"i":%d,"pad":"%s"}`, i, strings.Repeat("x", 1000))
 		start := time.Now()
-		status, body := e.invoke(t, []byte(event))
+		status, body := e.Invoke(t, []byte(event))
 		latencies = append(latencies, time.Since(start))
 		var got struct {
 			Count int             `json:"count"`
@@ -105,7 +105,7 @@ handler() {
 	}
 	pid := okPID(t, e)
 	for _, c := range cases {
-		status, body := e.invoke(t, []byte(c.event))
+		status, body := e.Invoke(t, []byte(c.event))
 		checkResult(t, c.event, status, body, c.wantType, c.wantBody)
 		next := okPID(t, e)
 		if c.restarted == (next == pid) {
@@ -114,7 +114,7 @@ handler() {
 		pid = next
 	}
 	time.Sleep(300 * time.Millisecond) // the background job's late write
-	if _, body := e.invoke(t, []byte(`{"case":"ok"}`)); strings.Contains(string(body), "late") {
+	if _, body := e.Invoke(t, []byte(`{"case":"ok"}`)); strings.Contains(string(body), "late") {
 		t.Errorf("a background job's output leaked into a later response: %s", body)
 	}
 }
@@ -145,7 +145,7 @@ func checkResult(t *testing.T, what string, status int, body []byte, wantType, w
 
 func okPID(t *testing.T, e *emulator) int {
 	t.Helper()
-	status, body := e.invoke(t, []byte(`{"case":"ok"}`))
+	status, body := e.Invoke(t, []byte(`{"case":"ok"}`))
 	var got struct{ PID int }
 	if status != 200 || json.Unmarshal(body, &got) != nil || got.PID == 0 {
 		t.Fatalf("ok invocation: status %d, body %s", status, body)
@@ -168,7 +168,7 @@ func TestBashHostileEvents(t *testing.T) {
 		`{"pretty":` + "\n" + `  "json"}`,
 	}
 	for _, ev := range events {
-		status, body := e.invoke(t, []byte(ev))
+		status, body := e.Invoke(t, []byte(ev))
 		want := ev
 		if strings.Contains(ev, "\n  ") {
 			want = `{"pretty":"json"}` // raw line breaks between tokens are compacted
@@ -180,6 +180,6 @@ func TestBashHostileEvents(t *testing.T) {
 	if _, err := os.Stat(marker); err == nil {
 		t.Fatal("event data was executed: the marker file exists")
 	}
-	status, body := e.invoke(t, []byte(`not json`))
+	status, body := e.Invoke(t, []byte(`not json`))
 	checkResult(t, "non-JSON event", status, body, "Runtime.UnmarshalError", "^Unable to unmarshal input")
 }

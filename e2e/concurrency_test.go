@@ -3,7 +3,6 @@ package e2e
 import (
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -12,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 const sleeper = `handler() {
@@ -69,8 +70,8 @@ func TestManagedInstancesEmulator(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	port := freePort(t)
-	logs := &syncBuffer{}
+	port := rietest.FreePort(t)
+	logs := &rietest.SyncBuffer{}
 	script := `set -e
 mount -t tmpfs tmpfs /var && mkdir -p /var/task && mount --bind "$1" /var/task
 mount --bind "$2" /opt
@@ -78,8 +79,8 @@ shift 2
 exec "$@"`
 	cmd := exec.Command("unshare", "-m", "--propagation", "private", "bash", "-c", script, "-", task, env.layerDir,
 		env.rie, "--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", freePort(t)))
-	cmd.Env = append(cleanEnv(), "_HANDLER=function.handler", fmt.Sprintf("AWS_LAMBDA_MAX_CONCURRENCY=%d", n), "AWS_LAMBDA_FUNCTION_TIMEOUT=10")
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", rietest.FreePort(t)))
+	cmd.Env = append(rietest.CleanEnv(), "_HANDLER=function.handler", fmt.Sprintf("AWS_LAMBDA_MAX_CONCURRENCY=%d", n), "AWS_LAMBDA_FUNCTION_TIMEOUT=10")
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -92,8 +93,8 @@ exec "$@"`
 			t.Logf("emulator log:\n%s", logs.String())
 		}
 	})
-	e := &emulator{url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), logs: logs, cmd: cmd}
-	waitListening(t, port, logs)
+	e := &emulator{&rietest.Emulator{URL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), Logs: logs, Cmd: cmd}}
+	rietest.WaitListening(t, port, logs)
 
 	round := func(events []string) ([]string, time.Duration) {
 		// The emulator's Managed Instances mode answers Runtime.Unavailable to an invocation that
@@ -107,7 +108,7 @@ exec "$@"`
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				_, body := e.invoke(t, []byte(ev))
+				_, body := e.Invoke(t, []byte(ev))
 				bodies[i] = string(body)
 			}()
 		}
@@ -146,20 +147,6 @@ exec "$@"`
 	for i, body := range bodies {
 		if !strings.HasSuffix(body, `"event":`+events[i]+`}`) {
 			t.Errorf("after the crash, invocation %d: got %s", i, body)
-		}
-	}
-}
-
-func waitListening(t *testing.T, port int, logs *syncBuffer) {
-	t.Helper()
-	for deadline := time.Now().Add(10 * time.Second); ; time.Sleep(20 * time.Millisecond) {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			return
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator did not listen: %v\n%s", err, logs.String())
 		}
 	}
 }

@@ -105,7 +105,7 @@ func (c *conformance) echo(t *testing.T) {
 	for name, ev := range events {
 		ev = c.lang.canonical(ev)
 		start := time.Now()
-		status, body := e.invoke(t, []byte(ev))
+		status, body := e.Invoke(t, []byte(ev))
 		if status != 200 || string(body) != ev {
 			t.Errorf("%s: status %d, got %.200s (%d bytes), want %.200s (%d bytes)", name, status, body, len(body), ev, len(ev))
 		}
@@ -122,7 +122,7 @@ func (c *conformance) context(t *testing.T) {
 	e := c.serve(t, "function.context")
 	trace := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
 	cc := base64.StdEncoding.EncodeToString([]byte(`{"custom":{"k":"v"},"client":{},"env":{}}`))
-	status, body := e.invoke(t, []byte(`{}`), "X-Amzn-Trace-Id", trace, "X-Amz-Client-Context", cc)
+	status, body := e.Invoke(t, []byte(`{}`), "X-Amzn-Trace-Id", trace, "X-Amz-Client-Context", cc)
 	var got struct {
 		RequestID     string          `json:"request_id"`
 		DeadlineMs    *int64          `json:"deadline_ms"`
@@ -166,7 +166,7 @@ func (c *conformance) context(t *testing.T) {
 
 func (c *conformance) error(t *testing.T) {
 	e := c.serve(t, "function.fail")
-	status, body := e.invoke(t, []byte(`{}`))
+	status, body := e.Invoke(t, []byte(`{}`))
 	var got struct {
 		Type    string   `json:"errorType"`
 		Message string   `json:"errorMessage"`
@@ -181,7 +181,7 @@ func (c *conformance) error(t *testing.T) {
 	if c.lang.stack && (len(got.Stack) == 0 || !strings.Contains(strings.Join(got.Stack, "\n"), "function"+c.lang.ext)) {
 		t.Errorf("stack trace %q does not name function%s", got.Stack, c.lang.ext)
 	}
-	if status, body := e.invoke(t, []byte(`{}`)); status != 200 || !strings.Contains(string(body), "boom") {
+	if status, body := e.Invoke(t, []byte(`{}`)); status != 200 || !strings.Contains(string(body), "boom") {
 		t.Errorf("second invocation after an error: %d %s", status, body)
 	}
 }
@@ -194,7 +194,7 @@ func (c *conformance) initErrors(t *testing.T) {
 	}
 	for _, tc := range cases {
 		e := c.serve(t, tc.handler)
-		status, body := e.invoke(t, []byte(`{}`))
+		status, body := e.Invoke(t, []byte(`{}`))
 		var got struct {
 			Type    string `json:"errorType"`
 			Message string `json:"errorMessage"`
@@ -209,7 +209,7 @@ func (c *conformance) initErrors(t *testing.T) {
 func (c *conformance) logs(t *testing.T) {
 	e := c.serve(t, "function.logs")
 	for i := 0; i < 3; i++ {
-		status, body := e.invoke(t, []byte(`{}`))
+		status, body := e.Invoke(t, []byte(`{}`))
 		if status != 200 || string(body) != "{}" {
 			t.Fatalf("status %d, body %s", status, body)
 		}
@@ -220,14 +220,14 @@ func (c *conformance) logs(t *testing.T) {
 	var ids []string
 	for deadline := time.Now().Add(5 * time.Second); len(ids) < 3 && time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
 		ids = ids[:0]
-		for _, line := range strings.Split(e.logs.String(), "\n") {
+		for _, line := range strings.Split(e.Logs.String(), "\n") {
 			if f := strings.Split(line, "\t"); len(f) == 4 && f[2] == "INFO" && f[3] == "log-marker" {
 				ids = append(ids, f[1])
 			}
 		}
 	}
 	if len(ids) != 3 {
-		t.Fatalf("found %d tagged log-marker lines, want 3:\n%s", len(ids), e.logs.String())
+		t.Fatalf("found %d tagged log-marker lines, want 3:\n%s", len(ids), e.Logs.String())
 	}
 	for _, id := range ids {
 		logs := e.waitLog(t, "END RequestId: "+id)
@@ -240,7 +240,7 @@ func (c *conformance) logs(t *testing.T) {
 func (c *conformance) warmState(t *testing.T) {
 	e := c.serve(t, "function.counter")
 	for i := 1; i <= 3; i++ {
-		status, body := e.invoke(t, []byte(`{}`))
+		status, body := e.Invoke(t, []byte(`{}`))
 		want := c.lang.canonical(fmt.Sprintf(`{"count":%d}`, i))
 		if status != 200 || string(body) != want {
 			t.Errorf("invocation %d: status %d, body %s, want %s", i, status, body, want)
@@ -320,7 +320,7 @@ func (c *conformance) taskDir(t *testing.T) string {
 func (c *conformance) crash(t *testing.T) {
 	e := c.serve(t, "function.crash")
 	for i := 0; i < 2; i++ {
-		status, body := e.invoke(t, []byte(`{}`))
+		status, body := e.Invoke(t, []byte(`{}`))
 		checkResult(t, "crash", status, body, "Runtime.ExitError", `(exit status 3|signal killed).*\ndying`)
 	}
 }
@@ -332,12 +332,12 @@ func (c *conformance) timeout(t *testing.T) {
 	e := c.serve(t, "function.slow", "AWS_LAMBDA_FUNCTION_TIMEOUT=1", "POLYBOOT_TIMEOUT_MARGIN_MS=100")
 	// The emulator starts the runtime on the first invocation and counts that init against its
 	// timeout; a fast first invocation keeps init out of the measured ones.
-	if status, body := e.invoke(t, []byte(`{"fast":true}`)); status != 200 || c.lang.canonical(`{}`) != string(body) {
+	if status, body := e.Invoke(t, []byte(`{"fast":true}`)); status != 200 || c.lang.canonical(`{}`) != string(body) {
 		t.Fatalf("fast invocation: %d %s", status, body)
 	}
 	for i := 0; i < 2; i++ {
 		start := time.Now()
-		status, body := e.invoke(t, []byte(`{}`))
+		status, body := e.Invoke(t, []byte(`{}`))
 		checkResult(t, "timeout", status, body, "Sandbox.Timedout", `^Task timed out after \d\.\d\d seconds; last log lines:\n.*slow start`)
 		if d := time.Since(start); d > 1500*time.Millisecond {
 			t.Errorf("the timeout took %v", d)
@@ -353,7 +353,7 @@ func (c *conformance) timeout(t *testing.T) {
 // reaches the log in lines tagged with the request id.
 func (c *conformance) strayOutput(t *testing.T) {
 	e := c.serve(t, "function.noise")
-	status, body := e.invoke(t, []byte(`{}`))
+	status, body := e.Invoke(t, []byte(`{}`))
 	if want := c.lang.canonical(`{"ok":true}`); status != 200 || string(body) != want {
 		t.Fatalf("status %d, body %.200s, want %s", status, body, want)
 	}
@@ -362,7 +362,7 @@ func (c *conformance) strayOutput(t *testing.T) {
 	var ns int
 	var logs string
 	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-		logs = e.logs.String()
+		logs = e.Logs.String()
 		id, ns = "", 0
 		for _, line := range strings.Split(logs, "\n") {
 			f := strings.SplitN(line, "\t", 4)

@@ -23,7 +23,7 @@ func TestExecutableHandler(t *testing.T) {
 	}
 	e := startEmulator(t, function{taskDir: dir, handler: "handler.pl.main"})
 	for i := 0; i < 2; i++ {
-		status, body := e.invoke(t, []byte(`{"x":[1,"ü"]}`))
+		status, body := e.Invoke(t, []byte(`{"x":[1,"ü"]}`))
 		if want := `{"event":{"x":[1,"ü"]},"hello":"from perl"}`; status != 200 || string(body) != want {
 			t.Errorf("got %d %s, want %s", status, body, want)
 		}

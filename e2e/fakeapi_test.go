@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 // fakeInvocation is one event the fake Runtime API hands out, with its /next headers.
@@ -154,7 +156,7 @@ func (f *fakeAPI) result(t *testing.T) fakeResult {
 }
 
 // runBootstrap runs the layer's bootstrap against the fake API until the test ends.
-func runBootstrap(t *testing.T, f *fakeAPI, fn function) *syncBuffer {
+func runBootstrap(t *testing.T, f *fakeAPI, fn function) *rietest.SyncBuffer {
 	t.Helper()
 	logs, _ := startBootstrap(t, f.srv.URL, fn)
 	return logs
@@ -162,13 +164,13 @@ func runBootstrap(t *testing.T, f *fakeAPI, fn function) *syncBuffer {
 
 // startBootstrap starts the layer's bootstrap against the Runtime API at url; it is stopped (with
 // SIGTERM) when the test ends, if it has not exited by then.
-func startBootstrap(t *testing.T, url string, fn function) (*syncBuffer, *exec.Cmd) {
+func startBootstrap(t *testing.T, url string, fn function) (*rietest.SyncBuffer, *exec.Cmd) {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &rietest.SyncBuffer{}
 	ctx, cancel := context.WithCancel(context.Background())
 	cmd := exec.CommandContext(ctx, env.layerDir+"/bootstrap")
 	cmd.Dir = fn.taskDir
-	cmd.Env = append(cleanEnv(), "_HANDLER="+fn.handler, "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(url, "http://"))
+	cmd.Env = append(rietest.CleanEnv(), "_HANDLER="+fn.handler, "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(url, "http://"))
 	cmd.Env = append(cmd.Env, fn.env...)
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.Cancel = func() error { return cmd.Process.Signal(syscall.SIGTERM) }

@@ -6,6 +6,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 // TestLocalInvoke: `bootstrap invoke` runs events through the real adapter with no Runtime API.
@@ -34,7 +36,7 @@ fail() { return 3; }`,
 	for _, c := range cases {
 		cmd := exec.Command(env.layerDir+"/bootstrap", append([]string{"invoke"}, c.args...)...)
 		cmd.Dir = task
-		cmd.Env = cleanEnv()
+		cmd.Env = rietest.CleanEnv()
 		cmd.Stdin = strings.NewReader(c.stdin)
 		var stdout, stderr bytes.Buffer
 		cmd.Stdout, cmd.Stderr = &stdout, &stderr

@@ -47,13 +47,13 @@ def handler(event, context):
 			dir = writeTask(t, map[string]string{"function.py": readTaskFile(t, task, "function.py")})
 		}
 		e := startEmulator(t, function{taskDir: dir, handler: handler, env: env})
-		status, body := e.invoke(t, []byte(`{}`))
+		status, body := e.Invoke(t, []byte(`{}`))
 		if status != 200 {
 			t.Fatalf("%s: %d %s", c.handler, status, body)
 		}
 		e.waitLog(t, "END RequestId")
 		got := map[string]string{}
-		for _, line := range strings.Split(e.logs.String(), "\n") {
+		for _, line := range strings.Split(e.Logs.String(), "\n") {
 			if !strings.HasPrefix(line, "{") {
 				continue // the emulator's own lines
 			}
@@ -107,11 +107,11 @@ def handler(event, context):
 			env = append(env, "POLYBOOT_LOG_PTY=1")
 		}
 		e := startEmulator(t, function{taskDir: writeTask(t, map[string]string{"function.py": handler}), handler: "function.handler", env: env})
-		status, body := e.invoke(t, []byte(`{}`))
+		status, body := e.Invoke(t, []byte(`{}`))
 		if status != 200 || !strings.Contains(string(body), "Sandbox.Timedout") {
 			t.Fatalf("pty=%v: %d %s", pty, status, body)
 		}
-		logs := e.logs.String()
+		logs := e.Logs.String()
 		got := strings.Contains(logs, "\tINFO\tline from child isatty=True\n")
 		if got != pty {
 			t.Errorf("pty=%v: the child's line reached the log: %v\n%s", pty, got, logs)

@@ -12,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 const pidHandler = `handler() { printf '{"pid":%d}' "$$"; }
@@ -92,8 +94,8 @@ func TestSIGTERMAsPID1(t *testing.T) {
 	task := writeTask(t, map[string]string{"function.sh": script})
 	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", env.layerDir+"/bootstrap")
 	cmd.Dir = task
-	cmd.Env = append(cleanEnv(), "_HANDLER=function.orphan", "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.srv.URL, "http://"))
-	logs := &syncBuffer{}
+	cmd.Env = append(rietest.CleanEnv(), "_HANDLER=function.orphan", "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.srv.URL, "http://"))
+	logs := &rietest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

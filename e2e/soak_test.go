@@ -26,12 +26,12 @@ handler() { n=$((n+1)); echo "invocation $n" >&2; if ((n % 97 == 0)); then retur
 	var boot int
 	var first procStats
 	for i := 1; i <= n; i++ {
-		status, body := e.invoke(t, event)
+		status, body := e.Invoke(t, event)
 		if status != 200 || (i%97 != 0 && string(body) != string(event)) || (i%97 == 0 && !strings.Contains(string(body), "NonZeroExit")) {
 			t.Fatalf("invocation %d: status %d, body %.200s", i, status, body)
 		}
 		if i == n/10 {
-			boot = childOf(t, e.cmd.Process.Pid)
+			boot = childOf(t, e.Cmd.Process.Pid)
 			first = stats(t, boot)
 		}
 	}

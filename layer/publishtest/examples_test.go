@@ -5,29 +5,23 @@ package publishtest
 // _HANDLER=function.handler. Each language runs with the machine's interpreter and, when
 // `make layers` has built it, with the interpreter layer's own.
 //
-// The emulator harness is a trimmed copy of e2e/ (which this package does not import: it is a
-// test package of its own).
+// The emulator harness is internal/rietest, shared with e2e/.
 
 import (
-	"archive/zip"
 	"bytes"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"reflect"
 	"regexp"
 	"runtime"
-	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
-	"time"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 // timeoutSeconds is the function timeout the emulator is given.
@@ -96,7 +90,7 @@ func TestExamples(t *testing.T) {
 				if err := copyTree(layer, opt); err != nil {
 					t.Fatal(err)
 				}
-				if err := unzip(zipPath, opt); err != nil {
+				if err := rietest.Unzip(zipPath, opt); err != nil {
 					t.Fatal(err)
 				}
 				// An empty PATH: the interpreter can only be the one in the layer's bin/.
@@ -122,7 +116,7 @@ func checkExample(t *testing.T, ex example, rie, layer string, env []string, int
 		t.Fatal(err)
 	}
 	for i := 1; i <= 2; i++ {
-		status, body := emu.invoke(t, []byte(event))
+		status, body := emu.Invoke(t, []byte(event))
 		if status != http.StatusOK {
 			t.Fatalf("invocation %d: status %d: %s", i, status, body)
 		}
@@ -158,7 +152,7 @@ func checkExample(t *testing.T, ex example, rie, layer string, env []string, int
 		}
 		// The handler's log line, tagged with the same request id.
 		logLine := regexp.MustCompile(`(?m)^.*` + regexp.QuoteMeta(got.RequestID) + `.*invocation ` + fmt.Sprint(i) + ` of this environment, \d+ ms left$`)
-		emu.waitLog(t, logLine)
+		emu.WaitLog(t, "a line matching "+logLine.String(), logLine.MatchString)
 		t.Logf("invocation %d: %s", i, body)
 	}
 	// Which interpreter served: the worker is the bootstrap's child.
@@ -172,7 +166,7 @@ func checkExample(t *testing.T, ex example, rie, layer string, env []string, int
 
 // workerExecutable is the executable of the process the bootstrap started for the handler: a
 // descendant of the emulator that is neither the emulator nor the bootstrap.
-func workerExecutable(t *testing.T, emu *emulator) string {
+func workerExecutable(t *testing.T, emu *rietest.Emulator) string {
 	t.Helper()
 	children := map[int][]int{}
 	stats, _ := filepath.Glob("/proc/[0-9]*/stat")
@@ -193,7 +187,7 @@ func workerExecutable(t *testing.T, emu *emulator) string {
 		}
 		children[ppid] = append(children[ppid], pid)
 	}
-	queue := []int{emu.cmd.Process.Pid}
+	queue := []int{emu.Cmd.Process.Pid}
 	for len(queue) > 0 {
 		pid := queue[0]
 		queue = queue[1:]
@@ -210,7 +204,7 @@ func workerExecutable(t *testing.T, emu *emulator) string {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The runtime layer and the emulator
+// The runtime layer and the emulator (internal/rietest)
 // ---------------------------------------------------------------------------------------------
 
 func TestMain(m *testing.M) {
@@ -231,6 +225,7 @@ var (
 // `make layer` built), else one assembled from the working tree as `make layer` does.
 func runtimeLayer(t *testing.T) string {
 	t.Helper()
+	var what string
 	layerOnce.Do(func() {
 		var dir string
 		dir, layerErr = os.MkdirTemp("", "polyboot-publishtest-")
@@ -238,271 +233,40 @@ func runtimeLayer(t *testing.T) string {
 			return
 		}
 		layerDir = filepath.Join(dir, "opt")
-		if zipPath := os.Getenv("POLYBOOT_LAYER_ZIP"); zipPath != "" {
-			layerErr = unzip(zipPath, layerDir)
-			return
-		}
-		layerErr = assembleLayer(root(t), layerDir)
+		what, layerErr = rietest.Layer(layerDir)
 	})
 	if layerErr != nil {
 		t.Fatalf("the runtime layer: %v", layerErr)
 	}
-	if os.Getenv("POLYBOOT_LAYER_ZIP") == "" {
-		t.Logf("testing a runtime layer assembled from the working tree (set POLYBOOT_LAYER_ZIP to test a zip)")
+	if what != "" {
+		t.Logf("testing %s", what)
 	}
 	return layerDir
 }
 
-func assembleLayer(root, dir string) error {
-	cmd := exec.Command("go", "build", "-trimpath", "-o", filepath.Join(dir, "bootstrap"), "./cmd/bootstrap")
-	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("building bootstrap: %w\n%s", err, out)
-	}
-	cp := exec.Command("bash", "-c", `cd "$1" && find adapters -path '*/tests' -prune -o -path '*/example' -prune -o -type f -print | while read -r f; do install -D -m 0644 "$f" "$2/$f"; done`, "-", root, dir)
-	if out, err := cp.CombinedOutput(); err != nil {
-		return fmt.Errorf("copying adapters: %w\n%s", err, out)
-	}
-	return nil
-}
-
 func rieBinary(t *testing.T) string {
 	t.Helper()
-	out, err := exec.Command("go", "tool", "-n", "aws-lambda-rie").Output()
+	rie, err := rietest.RIE()
 	if err != nil {
-		t.Fatalf("finding the emulator (go tool -n aws-lambda-rie): %v", err)
+		t.Fatal(err)
 	}
-	return strings.TrimSpace(string(out))
-}
-
-type emulator struct {
-	url  string
-	logs *syncBuffer
-	cmd  *exec.Cmd
+	return rie
 }
 
 // startEmulator serves function.handler from taskDir with layer's bootstrap, and stops it with
 // everything it started when the test ends.
-func startEmulator(t *testing.T, rie, layer, taskDir string, env []string) *emulator {
+func startEmulator(t *testing.T, rie, layer, taskDir string, env []string) *rietest.Emulator {
 	t.Helper()
-	port, apiPort := freePort(t), freePort(t)
-	logs := &syncBuffer{}
-	cmd := exec.Command(rie,
-		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
-		layer+"/bootstrap")
-	cmd.Dir = taskDir
-	cmd.Env = append(cleanEnv(), "_HANDLER=function.handler", fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSeconds))
-	cmd.Env = append(cmd.Env, env...)
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the emulator: %v", err)
-	}
-	e := &emulator{url: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), logs: logs, cmd: cmd}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("emulator log:\n%s", logs.String())
-		}
-	})
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		c, err := net.Dial("tcp", fmt.Sprintf("127.0.0.1:%d", port))
-		if err == nil {
-			c.Close()
-			return e
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("the emulator did not listen: %v\n%s", err, logs.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+	env = append([]string{fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSeconds)}, env...)
+	return rietest.Start(t, rie, rietest.Function{Layer: layer, TaskDir: taskDir, Handler: "function.handler", Env: env})
 }
 
-func (e *emulator) invoke(t *testing.T, event []byte) (int, []byte) {
-	t.Helper()
-	client := &http.Client{Timeout: 2 * timeoutSeconds * time.Second}
-	resp, err := client.Post(e.url, "application/json", bytes.NewReader(event))
-	if err != nil {
-		t.Fatalf("invoke: %v\n%s", err, e.logs.String())
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("invoke: reading the response: %v", err)
-	}
-	return resp.StatusCode, body
-}
+func python27(*testing.T) string { return rietest.Python27() }
+func tclsh(*testing.T) string    { return rietest.Tclsh() }
 
-// waitLog waits until a line of the emulator's log matches re.
-func (e *emulator) waitLog(t *testing.T, re *regexp.Regexp) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !re.MatchString(e.logs.String()) {
-		if time.Now().After(deadline) {
-			t.Errorf("no log line matches %s", re)
-			return
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-}
-
-// cleanEnv is this process's environment without what would change an interpreter's behaviour.
-func cleanEnv() []string {
-	var out []string
-	for _, kv := range os.Environ() {
-		switch strings.SplitN(kv, "=", 2)[0] {
-		case "PYTHONUNBUFFERED", "PYTHONPATH", "PYTHONHOME", "_HANDLER", "LAMBDA_TASK_ROOT",
-			"AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_MAX_CONCURRENCY",
-			"POLYBOOT_BASH", "POLYBOOT_TCLSH", "POLYBOOT_PYTHON", "POLYBOOT_ADAPTER_PATH":
-			continue
-		}
-		out = append(out, kv)
-	}
-	return out
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
-
-// ---------------------------------------------------------------------------------------------
-// Interpreters (as e2e finds them)
-// ---------------------------------------------------------------------------------------------
-
-// python27 finds a working Python 2.7: python2.7 or python2 on PATH, else one installed by pyenv.
-func python27(t *testing.T) string {
-	t.Helper()
-	var candidates []string
-	for _, name := range []string{"python2.7", "python2"} {
-		if p, err := exec.LookPath(name); err == nil {
-			candidates = append(candidates, p)
-		}
-	}
-	if out, err := exec.Command("pyenv", "root").Output(); err == nil {
-		found, _ := filepath.Glob(filepath.Join(strings.TrimSpace(string(out)), "versions", "2.7*", "bin", "python2.7"))
-		sort.Sort(sort.Reverse(sort.StringSlice(found)))
-		candidates = append(candidates, found...)
-	}
-	for _, c := range candidates {
-		out, err := exec.Command(c, "-c", "import sys; print('%d.%d' % sys.version_info[:2])").Output()
-		if err == nil && strings.TrimSpace(string(out)) == "2.7" {
-			return c
-		}
-	}
-	return ""
-}
-
-// tclsh finds tclsh 8.6 on PATH.
-func tclsh(t *testing.T) string {
-	t.Helper()
-	for _, name := range []string{"tclsh8.6", "tclsh"} {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			continue
-		}
-		cmd := exec.Command(p)
-		cmd.Stdin = strings.NewReader("puts [info tclversion]")
-		if out, err := cmd.Output(); err == nil && strings.TrimSpace(string(out)) == "8.6" {
-			return p
-		}
-	}
-	return ""
-}
-
-// requireInterpreter fails the test when an interpreter is missing, unless POLYBOOT_ALLOW_MISSING
-// names it (comma-separated), in which case the test is skipped loudly.
 func requireInterpreter(t *testing.T, name, path string) bool {
 	t.Helper()
-	if path != "" {
-		t.Logf("%s: %s", name, path)
-		return true
-	}
-	for _, allowed := range strings.Split(os.Getenv("POLYBOOT_ALLOW_MISSING"), ",") {
-		if a := strings.TrimSpace(allowed); a == name || (name == "python2" && a == "python2.7") {
-			t.Skipf("*** %s NOT FOUND: the example did NOT run (allowed by POLYBOOT_ALLOW_MISSING) ***", name)
-		}
-	}
-	t.Fatalf("*** %s NOT FOUND: cannot run the example (set POLYBOOT_ALLOW_MISSING=%s to skip it loudly) ***", name, name)
-	return false
-}
-
-// ---------------------------------------------------------------------------------------------
-// Files
-// ---------------------------------------------------------------------------------------------
-
-func unzip(zipPath, dir string) error {
-	zr, err := zip.OpenReader(zipPath)
-	if err != nil {
-		return fmt.Errorf("opening %s: %w", zipPath, err)
-	}
-	defer zr.Close()
-	for _, f := range zr.File {
-		if err := extract(f, dir); err != nil {
-			return fmt.Errorf("%s: %w", zipPath, err)
-		}
-	}
-	return nil
-}
-
-func extract(f *zip.File, dir string) error {
-	dst := filepath.Join(dir, filepath.FromSlash(f.Name))
-	if !strings.HasPrefix(dst, dir+string(filepath.Separator)) {
-		return fmt.Errorf("zip entry %q leaves the folder", f.Name)
-	}
-	if f.FileInfo().IsDir() {
-		return os.MkdirAll(dst, 0o755)
-	}
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	rc, err := f.Open()
-	if err != nil {
-		return fmt.Errorf("reading %s: %w", f.Name, err)
-	}
-	defer rc.Close()
-	if f.Mode()&os.ModeSymlink != 0 {
-		target, err := io.ReadAll(rc)
-		if err != nil {
-			return fmt.Errorf("reading %s: %w", f.Name, err)
-		}
-		return os.Symlink(string(target), dst)
-	}
-	out, err := os.OpenFile(dst, os.O_CREATE|os.O_WRONLY|os.O_TRUNC, f.Mode().Perm())
-	if err != nil {
-		return err
-	}
-	if _, err := io.Copy(out, rc); err != nil {
-		out.Close()
-		return fmt.Errorf("extracting %s: %w", f.Name, err)
-	}
-	return out.Close()
+	return rietest.RequireInterpreter(t, name, path)
 }
 
 // copyTree copies the regular files, folders and symlinks of src into dst.
