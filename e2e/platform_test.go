@@ -53,6 +53,17 @@ func workerPID(t *testing.T, api *fakeAPI, id string) int {
 	return got.PID
 }
 
+// eventually polls cond for up to 5 s: a process's output reaches the test through a copying
+// goroutine, a little after the process wrote it.
+func eventually(cond func() bool) bool {
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+	}
+	return cond()
+}
+
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
 // TestSIGTERM: the bootstrap stops its worker (SIGTERM to the group, SIGKILL after 300 ms) and
@@ -202,7 +213,7 @@ func TestRuntimeAPIFaults(t *testing.T) {
 		if code := waitExit(t, cmd, 5*time.Second); code != 1 {
 			t.Errorf("exit code %d, want 1", code)
 		}
-		if !strings.Contains(logs.String(), "HTTP 500") {
+		if !eventually(func() bool { return strings.Contains(logs.String(), "HTTP 500") }) {
 			t.Errorf("the log does not say why:\n%s", logs.String())
 		}
 	})
@@ -222,7 +233,7 @@ func TestRuntimeAPIFaults(t *testing.T) {
 			t.Errorf("a second post followed the refused response: %+v", r)
 		default:
 		}
-		if !strings.Contains(logs.String(), "refused the response") {
+		if !eventually(func() bool { return strings.Contains(logs.String(), "refused the response") }) {
 			t.Errorf("the refusal is not logged:\n%s", logs.String())
 		}
 	})
