@@ -111,7 +111,8 @@ def handler(event, context):
 		if status != 200 || !strings.Contains(string(body), "Sandbox.Timedout") {
 			t.Fatalf("pty=%v: %d %s", pty, status, body)
 		}
-		logs := e.Logs.String()
+		// The handler's log lines come before the emulator's END line in the same output.
+		logs := e.waitLog(t, "END RequestId")
 		got := strings.Contains(logs, "\tINFO\tline from child isatty=True\n")
 		if got != pty {
 			t.Errorf("pty=%v: the child's line reached the log: %v\n%s", pty, got, logs)
