@@ -116,7 +116,7 @@ func run() error {
 	}
 	m := describeMachine(in)
 	results := measureAll(c, rs, ev)
-	m.loadAfter = readTrimmed("/proc/loadavg")
+	m.loadAfter = loadAverage()
 	sizes := measureSizes(c, rs)
 	rep := &report{c: c, m: m, results: results, sizes: sizes, elapsed: time.Since(began)}
 	fmt.Println()
@@ -233,12 +233,21 @@ func describeMachine(in interpreters) machine {
 		cpu:        cpuModel(),
 		kernel:     readTrimmed("/proc/sys/kernel/osrelease"),
 		goVersion:  runtime.Version(),
-		loadBefore: readTrimmed("/proc/loadavg"),
+		loadBefore: loadAverage(),
 		bash:       dash(in.bashVersion),
 		tcl:        dash(in.tclVersion),
 		python27:   dash(strings.TrimSpace(in.python27Ver + " " + in.python27)),
 		python3:    dash(strings.TrimSpace(in.python3Version + " " + in.python3)),
 	}
+}
+
+// loadAverage is the 1, 5 and 15 minute load averages.
+func loadAverage() string {
+	f := strings.Fields(readTrimmed("/proc/loadavg"))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // sizeRow is what one kind of deployment weighs.
