@@ -7,7 +7,6 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
-	"time"
 
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
@@ -241,21 +240,11 @@ func (p *process) wait() {
 	err := p.cmd.Wait()
 	p.state = p.cmd.ProcessState
 	_ = err // the state says how it ended; Wait's error only repeats it
+	// The SIGKILL reaches each member of the group when it next runs, a moment later; their
+	// zombies are reaped by whoever they are re-parented to (PID 1, or the bootstrap as init).
 	p.killGroup(syscall.SIGKILL)
-	// A SIGKILL is delivered when its target next runs: wait (briefly, bounded) until the group
-	// is gone, so that "the worker exited" also means nothing it started is still running.
-	for i := 0; i < groupWaitRounds && syscall.Kill(-p.pid, 0) == nil; i++ {
-		time.Sleep(groupWaitPause)
-	}
 	close(p.exited)
 }
-
-// How long wait waits for a killed process group to disappear: at most 50 × 2 ms. Members that
-// are zombies until their new parent reaps them count as present.
-const (
-	groupWaitRounds = 50
-	groupWaitPause  = 2 * time.Millisecond
-)
 
 // killGroup signals the worker's whole process group.
 func (p *process) killGroup(sig syscall.Signal) {
