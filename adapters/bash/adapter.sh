@@ -82,21 +82,21 @@ _pb_unescape() {
 	printf -v "$1" '%s' "$out$s"
 }
 
-# _pb_member NAME KEY [NEXT]: cuts the string member KEY, which is followed by member NEXT (or
-# ends _pb_head), out of _pb_head, and sets NAME to its decoded value. The layout of
-# docs/protocol.md guarantees that `","NEXT":` cannot occur inside a string.
-_pb_member() {
-	local v=${_pb_head#*,\"$2\":\"}
-	if [[ -n ${3-} ]]; then v=${v%%\",\"$3\":*}; else v=${v%\"}; fi
-	[[ $v == *\\* ]] && _pb_unescape v
+# _pb_cut NAME SEP SKIP: sets NAME to _pb_head up to the first SEP, and drops that and SKIP more
+# bytes (SEP's length) from _pb_head. The layout of docs/protocol.md guarantees that a string
+# member ends exactly where `","<next member>":` begins. Cutting forward like this is linear;
+# ${h#*SEP} would make bash try every prefix length.
+_pb_cut() {
+	local v=${_pb_head%%"$2"*}
 	printf -v "$1" '%s' "$v"
+	_pb_head=${_pb_head:${#v}+$3}
 }
 
 # _pb_read: reads one invoke line into the _pb_* variables; fails at EOF. Runs in the C locale so
 # that lengths and offsets count bytes. `read -N` reads a pipe in blocks; plain `read` would make
 # one system call per byte.
 _pb_read() {
-	local LC_ALL=C hdr rest
+	local LC_ALL=C hdr rest v
 	IFS= read -r -N 19 -u "$_pb_in" hdr || return 1
 	if [[ $hdr != '{"len":"'[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'"' ]]; then
 		printf 'polyboot bash adapter: bad invoke line start: %q\n' "$hdr" >&2
@@ -106,15 +106,25 @@ _pb_read() {
 	IFS= read -r -N $((10#${hdr:8:10} - 19)) -u "$_pb_in" rest || return 1
 	_pb_head=${rest%%,\"event\":*}
 	_pb_event=${rest:${#_pb_head}+9:${#rest}-${#_pb_head}-11}
-	_pb_id=${_pb_head#*,\"id\":\"}
-	_pb_id=${_pb_id%%\",\"deadline_ms\":*}
-	_pb_deadline=${_pb_head#*,\"deadline_ms\":}
-	_pb_deadline=${_pb_deadline%%,\"invoked_function_arn\":*}
-	_pb_member _pb_arn invoked_function_arn trace_id
-	_pb_member _pb_trace trace_id client_context
-	_pb_member _pb_client_context client_context cognito_identity
-	_pb_member _pb_identity cognito_identity tenant_id
-	_pb_member _pb_tenant tenant_id
+	if [[ $_pb_head != ',"type":"invoke","id":"'* ]]; then
+		printf 'polyboot bash adapter: not an invoke line: %q\n' "${_pb_head:0:200}" >&2
+		_pb_phase=done
+		exit 70
+	fi
+	_pb_head=${_pb_head:23}
+	_pb_cut _pb_id '","deadline_ms":' 16
+	_pb_cut _pb_deadline ',"invoked_function_arn":"' 25
+	_pb_cut _pb_arn '","trace_id":"' 14
+	_pb_cut _pb_trace '","client_context":"' 20
+	_pb_cut _pb_client_context '","cognito_identity":"' 22
+	_pb_cut _pb_identity '","tenant_id":"' 15
+	_pb_tenant=${_pb_head%\"}
+	# The id stays escaped as it came: the reply carries it back in the same JSON form.
+	if [[ $_pb_arn$_pb_trace$_pb_client_context$_pb_identity$_pb_tenant == *\\* ]]; then
+		for v in _pb_arn _pb_trace _pb_client_context _pb_identity _pb_tenant; do
+			[[ ${!v} == *\\* ]] && _pb_unescape "$v"
+		done
+	fi
 }
 
 # lambda_remaining_ms NAME: sets NAME to the milliseconds left before the invocation's deadline
