@@ -122,9 +122,10 @@ _pb_read() {
 	# The id stays escaped as it came: the reply carries it back in the same JSON form.
 	if [[ $_pb_arn$_pb_trace$_pb_client_context$_pb_identity$_pb_tenant == *\\* ]]; then
 		for v in _pb_arn _pb_trace _pb_client_context _pb_identity _pb_tenant; do
-			[[ ${!v} == *\\* ]] && _pb_unescape "$v"
+			if [[ ${!v} == *\\* ]]; then _pb_unescape "$v"; fi
 		done
 	fi
+	return 0
 }
 
 # lambda_remaining_ms NAME: sets NAME to the milliseconds left before the invocation's deadline
