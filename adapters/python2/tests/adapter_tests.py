@@ -162,6 +162,19 @@ class ProtocolTests(AdapterTestCase):
         self.assertEqual(json.loads(result.body.decode('utf-8')),
                          {'repr': expected, 'is_dict': True})
 
+    def test_event_objects_keep_key_order_through_changes(self):
+        worker = self.start_ready('echo.mutate')
+        result = worker.invoke(b'{"b": 1, "a": 2, "c": 3, "d": {"x": 1, "w": 2}, "b": 4}')
+        self.assert_response(result)
+        got = json.loads(result.body.decode('utf-8'), object_pairs_hook=lambda pairs: pairs)
+        got = dict(got)
+        self.assertEqual([key for key, _ in got['event']], ['b', 'd', 'added', 'z', 'y'])
+        self.assertEqual(got['keys'], ['b', 'd', 'added', 'z', 'y'])
+        self.assertEqual(got['copy_keys'], ['b', 'd', 'added', 'z', 'y', 'only_in_copy'])
+        self.assertEqual((got['popped'], got['missing'], got['len'], got['in']), (3, 'default', 5, True))
+        self.assertEqual(got['values'], ['changed', [('x', 1), ('w', 2)]])
+        self.assertEqual(got['items'], [['b', 'changed']])
+
     def test_lone_surrogate_is_escaped_not_sent_as_invalid_utf8(self):
         worker = self.start_ready('echo.handler')
         result = worker.invoke(b'{"s": "\\ud800x", "t": "\xc3\xa9"}')
