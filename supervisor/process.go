@@ -32,6 +32,7 @@ type process struct {
 	split *lineSplitter // owned by the logs pump's goroutine
 	body  *Pump
 	buf   []byte // body bytes, owned by the body pump's goroutine
+	spare []byte // the previous response's buffer, reused for the next one (body pump only)
 	// stream, when set (on the body pump's goroutine), receives body bytes as they arrive;
 	// streamErr is its first write error.
 	stream    io.Writer

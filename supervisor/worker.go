@@ -172,6 +172,7 @@ func (w *Worker) lastWords(p *process) *protocol.ErrorReport {
 // Invoke runs one invocation and returns the response body, or the error to report. ctx carries
 // the time the invocation may take: when it expires, the worker's process group is killed and a
 // timeout error is returned. The worker is restarted on the next Start or Invoke after it died.
+// The body is valid until the worker's next Invoke returns (its buffer is then reused).
 func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
 	event, err := protocol.PrepareEvent(inv.Payload)
 	if err != nil {
@@ -405,8 +406,10 @@ func (w *Worker) finish(ctx context.Context, p *process, requestID string, l lin
 	if err := p.body.Sync(ctx, func() {
 		p.stream = nil // the invocation's stream, if any, has had every byte
 		if r.Type == protocol.ReplyResponse {
+			// Two buffers take turns: the one returned is not written again until the next
+			// invocation has ended, by when its caller has posted it.
 			body = p.buf
-			p.buf = nil
+			p.buf, p.spare = p.spare[:0], p.buf
 		} else {
 			p.buf = p.buf[:0]
 		}
