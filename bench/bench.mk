@@ -4,15 +4,19 @@
 #                           Python 2.7, python3 through polyboot's layer; the aws-lambda-go floor; the
 #                           tutorial's curl baseline), profile included; then the Go benchmarks; writes
 #                           bench/RESULTS.md. A few minutes on 2 cores.
-#   make bench BENCH_N=200  fewer warm invocations per runtime (default 1000)
+#   make bench BENCH_N=200  fewer warm invocations per runtime (default 1000; the concurrency row
+#                           sends 2/5 of it per N)
 #   make bench-go           the Go benchmarks of the codec and the invoke loop alone
 #
-# Knobs: BENCH_N, BENCH_COLD (fresh starts per runtime), BENCH_ROWS (e.g. pb-bash,curl),
-# BENCH_PROFILE=false, BENCH_GOBENCH_TIME (go test -benchtime), POLYBOOT_PYTHON (the python3 row).
+# Knobs: BENCH_N, BENCH_COLD (fresh starts per runtime), BENCH_ROWS (e.g. pb-bash,curl,concurrency),
+# BENCH_CONCURRENCY (the concurrency row's AWS_LAMBDA_MAX_CONCURRENCY values; empty: none; needs root
+# and unshare, else reported NOT MEASURED), BENCH_PROFILE=false, BENCH_GOBENCH_TIME (go test
+# -benchtime), POLYBOOT_PYTHON (the python3 row).
 
 BENCH_N ?= 1000
 BENCH_COLD ?= 11
 BENCH_ROWS ?=
+BENCH_CONCURRENCY ?= 1,2,4,8
 BENCH_PROFILE ?= true
 BENCH_GOBENCH_TIME ?= 1s
 BENCH_BUILD := $(BUILD)/bench
@@ -43,5 +47,5 @@ bench: layer bench-tools bench-go
 	  -baseline bench/baseline -handlers bench/handlers -work $(BENCH_BUILD) \
 	  -interp-layers $(DIST)/polyboot-tcl-$(ARCH).zip,$(DIST)/polyboot-python2-$(ARCH).zip \
 	  -gobench $(BENCH_BUILD)/gobench.txt -notes bench/profile-notes.md -out bench/RESULTS.md \
-	  -n $(BENCH_N) -cold $(BENCH_COLD) -profile=$(BENCH_PROFILE) $(if $(BENCH_ROWS),-rows $(BENCH_ROWS)) \
+	  -n $(BENCH_N) -cold $(BENCH_COLD) -profile=$(BENCH_PROFILE) -concurrency "$(BENCH_CONCURRENCY)" $(if $(BENCH_ROWS),-rows $(BENCH_ROWS)) \
 	  -command "make bench BENCH_N=$(BENCH_N)" -started $(BENCH_STARTED)

@@ -2,7 +2,9 @@
 // AWS's Runtime Interface Emulator (RIE) on loopback, one invocation at a time, and measures cold
 // start, warm latency and throughput, large-event round trips, memory and size, with the
 // aws-lambda-go echo function as the floor every figure is compared with; optionally it profiles
-// each runtime with strace and perf. It writes a Markdown report (bench/RESULTS.md).
+// each runtime with strace and perf. Its concurrency row runs polyboot bash with a 10 ms handler
+// under the emulator's Managed Instances mode at AWS_LAMBDA_MAX_CONCURRENCY=N (-concurrency),
+// driven by N client loops (concurrency.go). It writes a Markdown report (bench/RESULTS.md).
 //
 //	polybench -layer dist/polyboot-amd64.zip -rie PATH -echo-go PATH -echo-worker PATH \
 //	          -baseline bench/baseline -handlers bench/handlers -work build/bench -out bench/RESULTS.md
@@ -30,6 +32,7 @@ type config struct {
 	profileBootstrap, profileLayer, profileEchoGo                   string
 	work, tmp, out, notes, goBench, python3, command                string
 	interpLayers                                                    []string
+	concurrency                                                     []int // the concurrency row's N values
 
 	n, cold, warmup, bigReps, profileN, rounds int
 	profile                                    bool
@@ -51,7 +54,7 @@ func main() {
 
 func run() error {
 	c := &config{}
-	var rows, interpLayers string
+	var rows, interpLayers, concurrency string
 	flag.StringVar(&c.layerZip, "layer", "dist/polyboot-amd64.zip", "the runtime layer zip (make layer)")
 	flag.StringVar(&c.rie, "rie", "", "the Runtime Interface Emulator binary (go tool -n aws-lambda-rie)")
 	flag.StringVar(&c.echoGo, "echo-go", "", "the aws-lambda-go echo function, built (bench/cmd/echo-go)")
@@ -73,7 +76,8 @@ func run() error {
 	flag.IntVar(&c.profileN, "profile-n", 1000, "invocations under strace, and again under perf")
 	flag.StringVar(&c.profileBootstrap, "profile-bootstrap", "", "a polyboot bootstrap with symbols, used under perf instead of the layer's")
 	flag.StringVar(&c.profileEchoGo, "profile-echo-go", "", "the aws-lambda-go echo function with symbols, used under perf")
-	flag.StringVar(&rows, "rows", "", "comma-separated rows to run (go, pb-native, pb-bash, pb-tcl, pb-py27, pb-py3, curl); the floor always runs")
+	flag.StringVar(&rows, "rows", "", "comma-separated rows to run (go, pb-native, pb-bash, pb-tcl, pb-py27, pb-py3, curl, concurrency); the floor always runs")
+	flag.StringVar(&concurrency, "concurrency", "1,2,4,8", "the concurrency row's AWS_LAMBDA_MAX_CONCURRENCY values (BENCH_CONCURRENCY); empty: no concurrency row")
 	flag.StringVar(&c.command, "command", "make bench", "how this run was started, for the report")
 	flag.Int64Var(&c.started, "started", 0, "Unix time the whole run (make bench: builds, Go benchmarks) started, for the report")
 	flag.Parse()
@@ -82,6 +86,10 @@ func run() error {
 	}
 	if c.n < 1 || c.cold < 1 || c.bigReps < 1 {
 		return errors.New("-n, -cold and -big-reps must be at least 1")
+	}
+	var err error
+	if c.concurrency, err = parseConcurrency(concurrency); err != nil {
+		return err
 	}
 	if rows != "" {
 		c.rows = map[string]bool{}
@@ -116,9 +124,10 @@ func run() error {
 	}
 	m := describeMachine(in)
 	results := measureAll(c, rs, ev)
+	conc := measureConcurrency(c, in)
 	m.loadAfter = loadAverage()
 	sizes := measureSizes(c, rs)
-	rep := &report{c: c, m: m, results: results, sizes: sizes, elapsed: time.Since(began)}
+	rep := &report{c: c, m: m, results: results, conc: conc, sizes: sizes, elapsed: time.Since(began)}
 	fmt.Println()
 	fmt.Print(rep.summary())
 	if c.out != "-" {

@@ -16,6 +16,7 @@ type report struct {
 	c       *config
 	m       machine
 	results []*result
+	conc    *concurrencyReport
 	sizes   []sizeRow
 	elapsed time.Duration
 }
@@ -214,8 +215,15 @@ func (rep *report) mainTable() string {
 
 // summary is what the benchmark prints at the end.
 func (rep *report) summary() string {
-	return fmt.Sprintf("polyboot benchmark, %s, %s CPUs (%s), N=%d\n(ratios: × the aws-lambda-go floor; throughput: its fraction of the floor's)\n\n%s\nlayer: %s\n",
+	s := fmt.Sprintf("polyboot benchmark, %s, %s CPUs (%s), N=%d\n(ratios: × the aws-lambda-go floor; throughput: its fraction of the floor's)\n\n%s\nlayer: %s\n",
 		rep.m.date, rep.m.cpus, rep.m.cpu, rep.c.n, rep.mainTable(), rep.layerLine())
+	if rep.conc != nil {
+		s += "\nconcurrency: polyboot bash, 10 ms handler (sleep 0.01), emulator's Managed Instances mode, AWS_LAMBDA_MAX_CONCURRENCY=N\n\n" + rep.conc.table()
+		if r := rep.conc.reading(); r != "" {
+			s += "\n" + r + "\n"
+		}
+	}
+	return s
 }
 
 func (rep *report) layerLine() string {
@@ -235,7 +243,7 @@ func (rep *report) markdown() string {
 	p("# polyboot benchmark results\n\n")
 	p("Written by `%s` (bench/cmd/polybench); do not edit by hand: the reading of the profile comes from\n", c.command)
 	p("`bench/profile-notes.md`. Every runtime ran under AWS's Runtime Interface Emulator on loopback,\n")
-	p("one invocation at a time, on this machine, in one run of %s.\n\n", rep.elapsed.Round(time.Second))
+	p("one invocation at a time (but for the concurrency row), on this machine, in one run of %s.\n\n", rep.elapsed.Round(time.Second))
 	p("| machine | |\n|---|---|\n")
 	p("| date | %s |\n| CPUs (nproc) | %s |\n| CPU | %s |\n| kernel | %s |\n", m.date, m.cpus, m.cpu, m.kernel)
 	p("| load average before / after | %s / %s |\n", m.loadBefore, m.loadAfter)
@@ -269,6 +277,9 @@ func (rep *report) markdown() string {
 	p("  no .pyc of the adapter or the handler can be cached there and every cold start compiles them.\n")
 	p("- The curl baseline is the tutorial's bootstrap (bench/baseline/bootstrap) with bash as /bin/sh.\n\n")
 
+	if rep.conc != nil {
+		rep.conc.section(&b)
+	}
 	rep.coldSection(&b)
 	rep.bigSection(&b)
 	rep.cpuSection(&b)
@@ -289,7 +300,9 @@ func (rep *report) markdown() string {
 	}
 	p("## How to run\n\n    make bench             # everything above: %s here (the end-to-end part %s)\n",
 		total.Round(10*time.Second), rep.elapsed.Round(10*time.Second))
-	p("    make bench BENCH_N=200 # fewer warm invocations\n    make bench-go          # the Go benchmarks alone\n\n")
+	p("    make bench BENCH_N=200 # fewer warm invocations (and concurrency invocations per N)\n")
+	p("    make bench BENCH_CONCURRENCY=1,2,4,8,16 # the concurrency row's N values (empty: no concurrency row)\n")
+	p("    make bench-go          # the Go benchmarks alone\n\n")
 	p("Python 2.7 is looked for as python2.7/python2 on PATH (one that really runs), else pyenv's\n")
 	p("versions/2.7*; python3 is POLYBOOT_PYTHON when set, else python3 on PATH. A missing interpreter is\n")
 	p("reported loudly and its row is not measured.\n")
