@@ -20,6 +20,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polyboot/polyboot/internal/layerzip"
 )
 
 // Root returns the module's root folder.
@@ -48,7 +50,7 @@ func RIE() (string, error) {
 // working tree) and says which it is.
 func Layer(dir string) (what string, err error) {
 	if zipPath := os.Getenv("POLYBOOT_LAYER_ZIP"); zipPath != "" {
-		return "layer " + zipPath, Unzip(zipPath, dir)
+		return "layer " + zipPath, layerzip.Unzip(zipPath, dir)
 	}
 	root, err := Root()
 	if err != nil {

@@ -21,6 +21,7 @@ import (
 	"sync"
 	"testing"
 
+	"github.com/polyboot/polyboot/internal/layerzip"
 	"github.com/polyboot/polyboot/internal/rietest"
 )
 
@@ -90,7 +91,7 @@ func TestExamples(t *testing.T) {
 				if err := copyTree(layer, opt); err != nil {
 					t.Fatal(err)
 				}
-				if err := rietest.Unzip(zipPath, opt); err != nil {
+				if err := layerzip.Unzip(zipPath, opt); err != nil {
 					t.Fatal(err)
 				}
 				// An empty PATH: the interpreter can only be the one in the layer's bin/.

@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/polyboot/polyboot/bench"
+	"github.com/polyboot/polyboot/internal/layerzip"
 )
 
 // config is the benchmark's set-up, from flags.
@@ -172,12 +173,12 @@ func prepare(c *config) error {
 	if err := os.MkdirAll(c.tmp, 0o755); err != nil {
 		return fmt.Errorf("creating %s: %w", c.tmp, err)
 	}
-	if err := unzip(c.layerZip, c.layerDir); err != nil {
+	if err := layerzip.Unzip(c.layerZip, c.layerDir); err != nil {
 		return fmt.Errorf("unpacking the layer (make layer): %w", err)
 	}
 	if c.profileBootstrap != "" {
 		c.profileLayer = filepath.Join(c.work, "opt-profile")
-		if err := unzip(c.layerZip, c.profileLayer); err != nil {
+		if err := layerzip.Unzip(c.layerZip, c.profileLayer); err != nil {
 			return err
 		}
 		if err := copyFile(c.profileBootstrap, filepath.Join(c.profileLayer, "bootstrap")); err != nil {
@@ -277,7 +278,7 @@ func measureSizes(c *config, rs []*row) []sizeRow {
 			continue
 		}
 		dir := filepath.Join(c.tmp, "size-"+filepath.Base(z))
-		if err := unzip(z, dir); err != nil {
+		if err := layerzip.Unzip(z, dir); err != nil {
 			out = append(out, sizeRow{what: filepath.Base(z), err: err})
 			continue
 		}

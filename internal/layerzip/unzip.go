@@ -1,4 +1,5 @@
-package rietest
+// Package layerzip unpacks Lambda layer zips, keeping file modes and symbolic links.
+package layerzip
 
 import (
 	"archive/zip"
