@@ -403,8 +403,10 @@ func (w *Worker) finish(ctx context.Context, p *process, requestID string, l lin
 		return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
 	}
 	var body []byte
+	var streamErr error
 	if err := p.body.Sync(ctx, func() {
 		p.stream = nil // the invocation's stream, if any, has had every byte
+		streamErr, p.streamErr = p.streamErr, nil
 		if r.Type == protocol.ReplyResponse {
 			// Two buffers take turns: the one returned is not written again until the next
 			// invocation has ended, by when its caller has posted it.
@@ -415,6 +417,11 @@ func (w *Worker) finish(ctx context.Context, p *process, requestID string, l lin
 		}
 	}); err != nil {
 		return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
+	}
+	if streamErr != nil {
+		// The Runtime API stopped taking the stream (it reports why to the invoke loop); the rest
+		// of the body was not sent.
+		w.cfg.Warn("the response stream failed; the rest of the body was dropped", "error", streamErr.Error())
 	}
 	if r.Final {
 		if !w.exitsSoon(p) {
