@@ -94,7 +94,9 @@ func TestParseFlags(t *testing.T) {
 	if err != nil || o.handler != "other.fn" || o.margin.Seconds() != 1 {
 		t.Errorf("flags over the environment: %+v, %v", o, err)
 	}
-	if _, err := parseFlags(nil, newEnv([]string{"POLYBOOT_TIMEOUT_MARGIN_MS=soon"}), &stderr); err == nil {
-		t.Error("a bad POLYBOOT_TIMEOUT_MARGIN_MS was accepted")
+	for _, bad := range []string{"soon", "12abc", "-5"} {
+		if _, err := parseFlags(nil, newEnv([]string{"POLYBOOT_TIMEOUT_MARGIN_MS=" + bad}), &stderr); err == nil {
+			t.Errorf("POLYBOOT_TIMEOUT_MARGIN_MS=%s was accepted", bad)
+		}
 	}
 }

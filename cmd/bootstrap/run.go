@@ -44,8 +44,8 @@ func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.api, "runtime-api", e.get("AWS_LAMBDA_RUNTIME_API"), "host:port of the Lambda Runtime API (env AWS_LAMBDA_RUNTIME_API)")
 	margin := 50 * time.Millisecond
 	if v := e.get("POLYBOOT_TIMEOUT_MARGIN_MS"); v != "" {
-		var ms int
-		if _, err := fmt.Sscanf(v, "%d", &ms); err != nil || ms < 0 {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms < 0 {
 			return nil, fmt.Errorf("POLYBOOT_TIMEOUT_MARGIN_MS=%q: want a whole number of milliseconds", v)
 		}
 		margin = time.Duration(ms) * time.Millisecond
