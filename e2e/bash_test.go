@@ -84,6 +84,8 @@ handler() {
   *'"stdout-noise"'*) exec 5>&1; printf '{"a":1}'; echo "to the log" >&2 ;;
   *'"background"'*) (sleep 0.2; echo late) & printf '{"bg":true}' ;;
   *'"killself"'*) kill -9 $$ ;;
+  *'"exec"'*) exec /bin/true ;;
+  *'"segv"'*) kill -SEGV $$ ;;
   esac
 }
 `
@@ -101,6 +103,10 @@ handler() {
 		{`{"case":"exit"}`, "Function.NonZeroExit", `status 4 .*\nleaving$`, true},
 		{`{"case":"errexit"}`, "Function.NonZeroExit", `status 1 \(exit or set -e\)`, true},
 		{`{"case":"killself"}`, "Runtime.ExitError", `signal killed`, true},
+		{`{"case":"exec"}`, "Runtime.ExitError", `exit status 0`, true},
+		// bash runs its EXIT trap on a fatal signal, so the adapter answers; the bootstrap adds how the
+		// worker then ended.
+		{`{"case":"segv"}`, "Function.NonZeroExit", `\(the worker then ended: signal segmentation fault\)`, true},
 		{`{"case":"background"}`, "", `^\{"bg":true\}$`, false},
 	}
 	pid := okPID(t, e)

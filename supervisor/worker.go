@@ -423,14 +423,20 @@ func (w *Worker) finish(ctx context.Context, p *process, requestID string, l lin
 		// of the body was not sent.
 		w.cfg.Warn("the response stream failed; the rest of the body was dropped", "error", streamErr.Error())
 	}
+	var ending string // how a worker that said its reply was final ended, when by a signal
 	if r.Final {
 		if !w.exitsSoon(p) {
 			w.cfg.Warn("worker said its reply was final but did not exit; killing it")
+		} else if ws, ok := p.state.Sys().(syscall.WaitStatus); ok && ws.Signaled() {
+			ending = exitDescription(p.state)
 		}
 		w.discard(ctx, p)
 	}
 	if r.Type == protocol.ReplyError {
 		report := r.Report()
+		if ending != "" {
+			report.Message += " (the worker then ended: " + ending + ")"
+		}
 		if len(tail) > 0 {
 			report.Message += "\n" + strings.Join(tail, "\n")
 		}
