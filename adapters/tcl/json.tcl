@@ -27,7 +27,10 @@
 # and [format] puts the strings back. No Tcl-level loop runs per character, and only a trivial one
 # per string. Nothing in the text is ever evaluated. When the fast check fails (or the nesting
 # is too deep for it), a precise scanner walks the text token by token to report the first error
-# with its position.
+# with its position. Texts of many small strings that hold no brackets, braces, commas or colons
+# (records of ids, names, numbers and flags) take a shorter path, Direct: every one of those is
+# structure, so the whole text is checked with regular expressions that take a string as one
+# token and rewritten with one string map, without splitting it at the quotes.
 #
 # Inside namespace ::json the commands [string] and [array] are json's own: code here uses
 # ::string where it means Tcl's command. The machinery lives in ::json::impl, which is private.
@@ -71,6 +74,14 @@ proc ::json::decode {text} {
 }
 
 proc ::json::impl::Decode {text} {
+    if {[::string length $text] >= 3072 && [DirectPaysOff $text] && [Direct $text value]} {
+        return $value
+    }
+    return [DecodeSplit $text]
+}
+
+# DecodeSplit text -- json::decode by the general path: Prepare, and on failure Validate.
+proc ::json::impl::DecodeSplit {text} {
     set status [Prepare $text fmt strings]
     if {$status ne "ok"} {
         # Raises an error with a position when the text is invalid.
@@ -95,6 +106,68 @@ proc ::json::impl::Decode {text} {
         set fmt [format $fmt {*}$strings]
     }
     return [lindex $fmt 0]
+}
+
+# DirectPaysOff text -- 1 when Direct is worth trying on the text, judged by its first 32K
+# characters: they must be of the kind Direct takes (up to the cut), with many values in them.
+# Direct costs more than Prepare on small texts, on texts of a few long strings, and when it
+# fails (the caller tries it on texts of 3 KB or more). The thresholds are where the two cost the
+# same on texts of 4 KB to 6 MB: 3 KB of dense records; one string or number per ~150 characters.
+proc ::json::impl::DirectPaysOff {text} {
+    variable directPrefixRE
+    set sample [::string range $text 0 32767]
+    if {[::string first \\ $sample] >= 0} {
+        set sample [::string map {\\\\ __ \\\" __} $sample]
+    }
+    regexp -indices $directPrefixRE $sample span
+    set n [::string length $sample]
+    return [expr {[lindex $span 1] >= $n - 512 && [llength [split $sample {",}]] * 150 > $n}]
+}
+
+# Direct text valueVar -- the fastest path, for dense texts of records like bench/event.go's:
+# compact JSON or JSON written the way Python's json.dumps writes it (one space after ',' and ':', no other whitespace
+# outside strings), whose strings hold none of the characters [ ] { } , : nor a raw control
+# character. In such a text those characters are all structure, so it becomes Tcl list syntax
+# with one string map; the checks are regular expressions that take a whole string as one token.
+# No split at the quotes, no Tcl object per string. Sets value and returns 1 when the text is
+# valid JSON of that kind; returns 0 when it is not (invalid, or another kind: Prepare decides).
+proc ::json::impl::Direct {text valueVar} {
+    upvar 1 $valueVar value
+    variable directRE
+    variable directValueRE
+    variable directContainerRE
+
+    if {[::string first \\ $text] >= 0} {
+        if {![EscapesValid $text]} {
+            return 0
+        }
+        # As in Prepare: every quote left then delimits a string.
+        set text [::string map {\\\\ \\\\ \\\" \\x22} $text]
+    }
+    # The tokens are right and in a right order (as LexicallyValid checks)...
+    if {![regexp $directRE $text]} {
+        return 0
+    }
+    # ... and they nest as the JSON grammar says (as GrammarStatus checks).
+    set skeleton $text
+    set pass 0
+    while {![regexp $directValueRE $skeleton]} {
+        if {[incr pass] > 22 || ![regsub -all $directContainerRE $skeleton # skeleton]} {
+            return 0
+        }
+    }
+    unset skeleton
+    if {[::string first " " $text] >= 0} {
+        set text [::string map {", " " " ": " " " , " " : " " \[ \{ \] \}} $text]
+    } else {
+        set text [::string map {, " " : " " \[ \{ \] \}} $text]
+    }
+    if {[::string index $text 0] eq "\{"} {
+        set value [::string range $text 1 end-1]
+    } else {
+        set value [lindex $text 0]
+    }
+    return 1
 }
 
 # Prepare text fmtVar stringsVar -- the fast path. Sets fmt to the skeleton in Tcl list syntax
@@ -216,6 +289,27 @@ namespace eval ::json::impl {
             set v "(?:$value|$container)"
         }
         set containerRE $container
+
+        # The same for Direct, on the text itself: a string, '"' to '"', is one token, and has
+        # neither structure nor control characters in it; braces are not escaped; the only
+        # whitespace outside strings is one space after ',' or ':'.
+        variable directRE
+        variable directValueRE
+        variable directContainerRE
+        set str {"[^"\x00-\x1f\[\]{},:]*"}
+        set punct "(?:$str|\[\\\[\\\]\{\}\]|\[,:\] ?)"
+        set directRE "^${punct}*(?:${scalarRE}(?:$punct+|\$))*\$"
+        variable directPrefixRE "^(?:$punct|\[$scalarChars\])*"
+        set value "(?:\[$scalarChars\]+|\"\[^\"\]*\"|#)"
+        set directValueRE "^$value\$"
+        set v $value
+        for {set level 1} {$level <= 3} {incr level} {
+            set member {"[^"]*": ?}
+            append member $v
+            set container "\\{(?:${member}(?:, ?$member)*)?\\}|\\\[(?:${v}(?:, ?$v)*)?\\\]"
+            set v "(?:$value|$container)"
+        }
+        set directContainerRE $container
     } ::json::impl}
 }
 

@@ -44,6 +44,7 @@ set docs {
     {30k records (array of objects)}
     {600k numbers}
     {400k tiny members "kN":N}
+    {50k records (polybench event)}
 }
 proc doc {label} {
     switch -- $label {
@@ -71,6 +72,11 @@ proc doc {label} {
         {400k tiny members "kN":N} {
             return "{[join [lmap i [lseq 400000] {string cat \"k $i \": $i}] ,]}"
         }
+        {50k records (polybench event)} {
+            # bench/event.go's 6 MB event: records, then a padding string.
+            set records [join [lmap i [lseq 56362] {format {{"id": %d, "name": "record-%d", "active": true, "score": 0.5, "tags": ["alpha", "beta"], "parent": null}} $i $i}] ", "]
+            return "{\"source\": \"polybench\", \"records\": \[$records\], \"pad\": \"[string repeat x 61]\"}"
+        }
     }
 }
 
@@ -92,7 +98,8 @@ report {6 MB with escapes} [string length [encoding convertto utf-8 $s]] [best {
 puts "\nround trips through adapter.tcl (send invoke line .. reply and body received)"
 set w [start echo.tcl handler]
 reply $w
-foreach label {{6 MB string {"data":"..."}} {6 MB string, non-ASCII} {100k members "key":"value" (~50 B)}} {
+foreach label {{6 MB string {"data":"..."}} {6 MB string, non-ASCII} {100k members "key":"value" (~50 B)}
+        {50k records (polybench event)}} {
     set event [doc $label]
     set bytes [encoding convertto utf-8 [invokeLine -event $event]]
     report "echo, $label" [string length $bytes] [best {
