@@ -125,11 +125,11 @@ proc ::json::impl::DirectPaysOff {text} {
 }
 
 # Direct text valueVar -- the fastest path, for dense texts of records like bench/event.go's:
-# compact JSON or JSON written the way Python's json.dumps writes it (one space after ',' and ':', no other whitespace
-# outside strings), whose strings hold none of the characters [ ] { } , : nor a raw control
-# character. In such a text those characters are all structure, so it becomes Tcl list syntax
-# with one string map; the checks are regular expressions that take a whole string as one token.
-# No split at the quotes, no Tcl object per string. Sets value and returns 1 when the text is
+# compact JSON or JSON written the way Python's json.dumps writes it (one space after ',' and
+# ':', no other whitespace outside strings), whose strings hold none of the characters
+# [ ] { } , : nor a raw control character. In such a text those characters are all structure,
+# so it becomes Tcl list syntax with one string map; the checks are regular expressions that
+# take a whole string as one token. No split at the quotes, no Tcl object per string. Sets value and returns 1 when the text is
 # valid JSON of that kind; returns 0 when it is not (invalid, or another kind: Prepare decides).
 proc ::json::impl::Direct {text valueVar} {
     upvar 1 $valueVar value
