@@ -109,9 +109,10 @@ func (w *Worker) Start(ctx context.Context) error {
 			return protocol.Errorf(ErrTypeInvalidReply, "worker sent %q before ready", l.reply.Type)
 		}
 	case <-p.exited:
-		if report := w.lastWords(p); report != nil && report.Type != "" {
+		// An adapter that reported its init error and then exited has still reported it.
+		if r, ok := w.lastLine(p, func(r *protocol.Reply) bool { return r.Type == protocol.ReplyInitError }); ok {
 			w.discard(ctx, p)
-			return report
+			return r.Report()
 		}
 		return w.diedDuringInit(ctx, p)
 	case <-initTimer.C:
@@ -150,21 +151,23 @@ func (w *Worker) exitsSoon(p *process) bool {
 	}
 }
 
-// lastWords returns an init_error a dead process managed to write, if any.
-func (w *Worker) lastWords(p *process) *protocol.ErrorReport {
+// lastLine returns the first reply a dead process managed to write that satisfies match, if any.
+// It reads the channel to its end, which comes soon after the exit (the process group is killed),
+// waiting at most ReapWait.
+func (w *Worker) lastLine(p *process, match func(*protocol.Reply) bool) (*protocol.Reply, bool) {
 	timer := time.NewTimer(w.cfg.ReapWait)
 	defer timer.Stop()
 	for {
 		select {
 		case l := <-p.lines:
 			if l.err != nil {
-				return nil
+				return nil, false
 			}
-			if l.reply.Type == protocol.ReplyInitError {
-				return l.reply.Report()
+			if match(l.reply) {
+				return l.reply, true
 			}
 		case <-timer.C:
-			return nil
+			return nil, false
 		}
 	}
 }
@@ -219,8 +222,9 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 			if written != nil {
 				<-written
 			}
-			if l, ok := w.replyBeforeDeath(p, inv.RequestID); ok {
-				return w.finish(ctx, p, inv.RequestID, l)
+			// An adapter that answered and then exited has still answered.
+			if r, ok := w.lastLine(p, func(r *protocol.Reply) bool { return r.ID == inv.RequestID }); ok {
+				return w.finish(ctx, p, inv.RequestID, lineOrErr{reply: r})
 			}
 			return nil, w.died(ctx, p, started)
 		case <-ctx.Done():
@@ -264,27 +268,6 @@ func (w *Worker) awaitWrite(p *process, written <-chan error, reply *lineOrErr) 
 		p.in.Close()
 		<-written
 		return w.fail(context.Background(), p, ErrTypeInvalidReply, "the worker replied before reading the whole invoke line")
-	}
-}
-
-// replyBeforeDeath returns the reply a worker wrote for requestID just before it exited, if any: an
-// adapter that answers and then exits has still answered. It reads the channel to its end, which
-// comes soon after the exit (the process group is killed), waiting at most ReapWait.
-func (w *Worker) replyBeforeDeath(p *process, requestID string) (lineOrErr, bool) {
-	timer := time.NewTimer(w.cfg.ReapWait)
-	defer timer.Stop()
-	for {
-		select {
-		case l := <-p.lines:
-			if l.err != nil {
-				return lineOrErr{}, false
-			}
-			if l.reply.ID == requestID {
-				return l, true
-			}
-		case <-timer.C:
-			return lineOrErr{}, false
-		}
 	}
 }
 
