@@ -30,18 +30,9 @@ DROP_MODULES=(_bsddb dbm _curses _curses_panel readline nis _testcapi _ctypes_te
 
 main() {
 	[[ $# -eq 1 ]] || die "usage: $0 ARCH"
-	local tools
-	lock_cache
-	tools="$("$INTERP_SRC/tools.sh")"
 	set_arch "$1"
-	apt_setup
-	apt_update
-	fetch_debs "${PKGS[@]}"
-
-	local root="$BUILD_DIR/debs-python2" out="$BUILD_DIR/python2"
-	extract_debs "$root" "${PKGS[@]}"
-	rm -rf "$out"
-	mkdir -p "$out/bin" "$out/lib"
+	begin_layer python2 "${PKGS[@]}"
+	local tools="$TOOLS" root="$ROOT" out="$OUT"
 
 	install -m 0755 "$root/python2.7-minimal/usr/bin/python2.7" "$out/bin/python2.7"
 	set_rpath "$out/bin/python2.7" "$tools/patchelf/usr/bin/patchelf"
@@ -77,14 +68,7 @@ main() {
 
 	compile_stdlib "$tools" "$py"
 
-	local pkg
-	for pkg in "${PKGS[@]}"; do
-		copy_copyright "$root" "$pkg" "$out"
-	done
-	install -D -m 0644 "$root/versions" "$out/share/doc/polyboot-python2/PACKAGES"
-
-	make_zip "$out" "$DIST_DIR/polyboot-python2-$ARCH.zip"
-	log "wrote $DIST_DIR/polyboot-python2-$ARCH.zip"
+	finish_layer python2 "${PKGS[@]}"
 }
 
 # compile_stdlib TOOLS PYDIR replaces every .py under PYDIR by its .pyc, compiled by bullseye's

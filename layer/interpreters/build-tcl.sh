@@ -30,18 +30,9 @@ place_modules() {
 
 main() {
 	[[ $# -eq 1 ]] || die "usage: $0 ARCH"
-	local tools
-	lock_cache
-	tools="$("$INTERP_SRC/tools.sh")"
 	set_arch "$1"
-	apt_setup
-	apt_update
-	fetch_debs "${PKGS[@]}"
-
-	local root="$BUILD_DIR/debs-tcl" out="$BUILD_DIR/tcl"
-	extract_debs "$root" "${PKGS[@]}"
-	rm -rf "$out"
-	mkdir -p "$out/bin" "$out/lib"
+	begin_layer tcl "${PKGS[@]}"
+	local tools="$TOOLS" root="$ROOT" out="$OUT"
 
 	install -m 0755 "$root/tcl8.6/usr/bin/tclsh8.6" "$out/bin/tclsh8.6"
 	set_rpath "$out/bin/tclsh8.6" "$tools/patchelf/usr/bin/patchelf"
@@ -58,14 +49,7 @@ main() {
 	[[ -f "$out/lib/tcl8.6/init.tcl" && -f "$out/lib/tcl8.6/encoding/cp1252.enc" ]] ||
 		die "script library incomplete"
 
-	local pkg
-	for pkg in "${PKGS[@]}"; do
-		copy_copyright "$root" "$pkg" "$out"
-	done
-	install -D -m 0644 "$root/versions" "$out/share/doc/polyboot-tcl/PACKAGES"
-
-	make_zip "$out" "$DIST_DIR/polyboot-tcl-$ARCH.zip"
-	log "wrote $DIST_DIR/polyboot-tcl-$ARCH.zip"
+	finish_layer tcl "${PKGS[@]}"
 }
 
 main "$@"

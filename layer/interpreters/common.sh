@@ -259,6 +259,38 @@ normalize_tree() {
 	find "$dir" -exec touch -h -d "@$SOURCE_DATE_EPOCH" {} +
 }
 
+# begin_layer NAME PKG... fetches and extracts the Debian packages of layer NAME and starts its
+# tree empty, with bin/ and lib/. It sets TOOLS (the build tools' folder), ROOT (the extracted
+# packages) and OUT (the layer's tree).
+begin_layer() {
+	local name="$1"
+	shift
+	lock_cache
+	TOOLS="$("$INTERP_SRC/tools.sh")"
+	apt_setup
+	apt_update
+	fetch_debs "$@"
+	ROOT="$BUILD_DIR/debs-$name"
+	OUT="$BUILD_DIR/$name"
+	extract_debs "$ROOT" "$@"
+	rm -rf "$OUT"
+	mkdir -p "$OUT/bin" "$OUT/lib"
+}
+
+# finish_layer NAME PKG... adds the packages' copyright files and exact versions to layer NAME's
+# tree, and zips it as dist/polyboot-NAME-ARCH.zip.
+finish_layer() {
+	local name="$1" pkg zip
+	shift
+	for pkg in "$@"; do
+		copy_copyright "$ROOT" "$pkg" "$OUT"
+	done
+	install -D -m 0644 "$ROOT/versions" "$OUT/share/doc/polyboot-$name/PACKAGES"
+	zip="$DIST_DIR/polyboot-$name-$ARCH.zip"
+	make_zip "$OUT" "$zip"
+	log "wrote $zip"
+}
+
 # make_zip DIR ZIP writes DIR's contents to ZIP reproducibly: sorted entries, fixed mtimes, no
 # extra fields (uid/gid, extended timestamps), symlinks stored as symlinks.
 make_zip() {

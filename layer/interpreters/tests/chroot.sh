@@ -44,13 +44,12 @@ make_rootfs() {
 	rm -f "$tmp.log"
 }
 
-if [[ "${POLYBOOT_IN_NAMESPACE:-}" != 1 ]]; then
+if ! in_namespace; then
 	require_root_native "$ARCH"
-	layer_zip tcl >/dev/null
-	layer_zip python2 >/dev/null
+	require_layers
 	command -v openssl >/dev/null || die "openssl (the command) is needed to make test certificates; the test did NOT run"
 	make_rootfs
-	exec unshare -m --propagation private env POLYBOOT_IN_NAMESPACE=1 "$0" "$ARCH"
+	enter_namespace "$0"
 fi
 
 TCL_ZIP="$(layer_zip tcl)"

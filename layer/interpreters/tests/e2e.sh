@@ -15,16 +15,15 @@ set_arch "${1:-amd64}"
 # POLYBOOT_RUNTIME_ZIP may name another runtime layer zip (e.g. one built elsewhere).
 RUNTIME_ZIP="${POLYBOOT_RUNTIME_ZIP:-$DIST_DIR/polyboot-$ARCH.zip}"
 
-if [[ "${POLYBOOT_IN_NAMESPACE:-}" != 1 ]]; then
+if ! in_namespace; then
 	if [[ ! -f "$RUNTIME_ZIP" ]]; then
 		printf '\n*** e2e NOT RUN: %s does not exist. Build the runtime layer with make layer ARCH=%s. ***\n\n' \
 			"$RUNTIME_ZIP" "$ARCH" >&2
 		exit 1
 	fi
 	require_root_native "$ARCH"
-	layer_zip tcl >/dev/null
-	layer_zip python2 >/dev/null
-	exec unshare -m --propagation private env POLYBOOT_IN_NAMESPACE=1 "$0" "$ARCH"
+	require_layers
+	enter_namespace "$0"
 fi
 
 TCL_ZIP="$(layer_zip tcl)"

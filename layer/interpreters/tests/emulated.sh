@@ -56,13 +56,12 @@ prepare() {
 	sed 's/^/    C library: /' "$BUILD_DIR/emulated-debs/versions"
 }
 
-if [[ "${POLYBOOT_IN_NAMESPACE:-}" != 1 ]]; then
+if ! in_namespace; then
 	[[ "$(id -u)" == 0 ]] || die "this test needs root (mount namespace, chroot); it did NOT run"
 	[[ "$ARCH" != "$(host_arch)" ]] || die "$ARCH is this machine's architecture: run namespace.sh and chroot.sh instead"
-	layer_zip tcl >/dev/null
-	layer_zip python2 >/dev/null
+	require_layers
 	prepare
-	exec unshare -m --propagation private env POLYBOOT_IN_NAMESPACE=1 "$0" "$ARCH"
+	enter_namespace "$0"
 fi
 
 in_emulator() { env -i LD_LIBRARY_PATH=/opt/lib POLYBOOT_CHECK_NO_EXEC=1 "$(command -v chroot)" "$SYSROOT" /qemu "$@"; }

@@ -87,6 +87,21 @@ layer_zip() {
 	printf '%s\n' "$zip"
 }
 
+# require_layers stops loudly unless both interpreter layers for ARCH are built.
+require_layers() {
+	layer_zip tcl >/dev/null
+	layer_zip python2 >/dev/null
+}
+
+# in_namespace is true inside the private mount namespace enter_namespace made.
+in_namespace() { [[ "${POLYBOOT_IN_NAMESPACE:-}" == 1 ]]; }
+
+# enter_namespace SCRIPT runs SCRIPT ARCH again in a private mount namespace, where in_namespace is
+# true; it does not return.
+enter_namespace() {
+	exec unshare -m --propagation private env POLYBOOT_IN_NAMESPACE=1 "$1" "$ARCH"
+}
+
 # hide_host_interpreters bind-mounts an empty directory (or /dev/null) over every Tcl and
 # Python 2 this machine has, so that only /opt can provide them. Call it in a private mount
 # namespace only.

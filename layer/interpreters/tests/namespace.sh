@@ -13,11 +13,10 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
 set_arch "${1:-amd64}"
 
-if [[ "${POLYBOOT_IN_NAMESPACE:-}" != 1 ]]; then
+if ! in_namespace; then
 	require_root_native "$ARCH"
-	layer_zip tcl >/dev/null
-	layer_zip python2 >/dev/null
-	exec unshare -m --propagation private env POLYBOOT_IN_NAMESPACE=1 "$0" "$ARCH"
+	require_layers
+	enter_namespace "$0"
 fi
 
 TCL_ZIP="$(layer_zip tcl)"
