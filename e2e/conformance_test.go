@@ -58,25 +58,38 @@ func pythonStyle(compact string) string {
 // TestConformance runs every adapter through the same checks, under the emulator, through the
 // runtime layer.
 func TestConformance(t *testing.T) {
+	eachLanguage(t, all, func(t *testing.T, c *conformance) {
+		t.Run("echo", c.echo)
+		t.Run("context", c.context)
+		t.Run("error", c.error)
+		t.Run("init-errors", c.initErrors)
+		t.Run("logs", c.logs)
+		t.Run("warm-state", c.warmState)
+		t.Run("stray-output", c.strayOutput)
+		t.Run("crash", c.crash)
+		t.Run("timeout", c.timeout)
+	})
+}
+
+// eachLanguage runs fn as a subtest for every language of the table that want selects, with its
+// interpreter found (a missing one fails loudly: requireInterpreter).
+func eachLanguage(t *testing.T, want func(language) bool, fn func(t *testing.T, c *conformance)) {
 	for _, lang := range languages() {
+		if !want(lang) {
+			continue
+		}
 		t.Run(lang.name, func(t *testing.T) {
 			interp := lang.find(t)
 			if !requireInterpreter(t, lang.name, interp) {
 				return
 			}
-			c := &conformance{lang: lang, interp: interp}
-			t.Run("echo", c.echo)
-			t.Run("context", c.context)
-			t.Run("error", c.error)
-			t.Run("init-errors", c.initErrors)
-			t.Run("logs", c.logs)
-			t.Run("warm-state", c.warmState)
-			t.Run("stray-output", c.strayOutput)
-			t.Run("crash", c.crash)
-			t.Run("timeout", c.timeout)
+			fn(t, &conformance{lang: lang, interp: interp})
 		})
 	}
 }
+
+// all selects every language.
+func all(language) bool { return true }
 
 type conformance struct {
 	lang   language
@@ -251,47 +264,40 @@ func (c *conformance) warmState(t *testing.T) {
 // TestContextFromRuntimeAPI checks the per-invocation context the emulator cannot send (trace id,
 // cognito identity, tenant id) reaches every adapter's handler, through a fake Runtime API.
 func TestContextFromRuntimeAPI(t *testing.T) {
-	for _, lang := range languages() {
-		t.Run(lang.name, func(t *testing.T) {
-			interp := lang.find(t)
-			if !requireInterpreter(t, lang.name, interp) {
-				return
+	eachLanguage(t, all, func(t *testing.T, c *conformance) {
+		api := newFakeAPI(t)
+		runBootstrap(t, api, function{taskDir: c.taskDir(t), handler: "function.context",
+			env: []string{c.lang.envVar + "=" + c.interp, "AWS_LAMBDA_FUNCTION_NAME=conformance"}})
+		trace := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
+		for i, id := range []string{"req-1", "req-2"} {
+			headers := map[string]string{
+				"Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:eu-west-1:1:function:f",
+				"Lambda-Runtime-Cognito-Identity":     `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`,
+				"Lambda-Runtime-Client-Context":       `{"custom":{"k":"v"},"client":{},"env":{}}`,
+				"Lambda-Runtime-Aws-Tenant-Id":        "tenant-7",
 			}
-			c := &conformance{lang: lang, interp: interp}
-			api := newFakeAPI(t)
-			runBootstrap(t, api, function{taskDir: c.taskDir(t), handler: "function.context",
-				env: []string{lang.envVar + "=" + interp, "AWS_LAMBDA_FUNCTION_NAME=conformance"}})
-			trace := "Root=1-5759e988-bd862e3fe1be46a994272793;Parent=53995c3f42cd8ad8;Sampled=1"
-			for i, id := range []string{"req-1", "req-2"} {
-				headers := map[string]string{
-					"Lambda-Runtime-Invoked-Function-Arn": "arn:aws:lambda:eu-west-1:1:function:f",
-					"Lambda-Runtime-Cognito-Identity":     `{"cognitoIdentityId":"us-east-1:abc","cognitoIdentityPoolId":"us-east-1:pool"}`,
-					"Lambda-Runtime-Client-Context":       `{"custom":{"k":"v"},"client":{},"env":{}}`,
-					"Lambda-Runtime-Aws-Tenant-Id":        "tenant-7",
-				}
-				if i == 0 {
-					headers["Lambda-Runtime-Trace-Id"] = trace
-				}
-				api.queue <- fakeInvocation{id: id, headers: headers, body: `{}`}
-				r := api.result(t)
-				var got struct {
-					RequestID  string `json:"request_id"`
-					ARN        string `json:"arn"`
-					TraceID    string `json:"trace_id"`
-					IdentityID string `json:"identity_id"`
-					TenantID   string `json:"tenant_id"`
-				}
-				if r.id != id || r.kind != "response" || json.Unmarshal([]byte(r.body), &got) != nil {
-					t.Fatalf("%s: got %+v", id, r)
-				}
-				wantTrace := map[bool]string{true: trace, false: ""}[i == 0] // unset when absent
-				if got.RequestID != id || got.ARN != headers["Lambda-Runtime-Invoked-Function-Arn"] ||
-					got.TraceID != wantTrace || got.IdentityID != "us-east-1:abc" || got.TenantID != "tenant-7" {
-					t.Errorf("%s: handler saw %+v", id, got)
-				}
+			if i == 0 {
+				headers["Lambda-Runtime-Trace-Id"] = trace
 			}
-		})
-	}
+			api.queue <- fakeInvocation{id: id, headers: headers, body: `{}`}
+			r := api.result(t)
+			var got struct {
+				RequestID  string `json:"request_id"`
+				ARN        string `json:"arn"`
+				TraceID    string `json:"trace_id"`
+				IdentityID string `json:"identity_id"`
+				TenantID   string `json:"tenant_id"`
+			}
+			if r.id != id || r.kind != "response" || json.Unmarshal([]byte(r.body), &got) != nil {
+				t.Fatalf("%s: got %+v", id, r)
+			}
+			wantTrace := map[bool]string{true: trace, false: ""}[i == 0] // unset when absent
+			if got.RequestID != id || got.ARN != headers["Lambda-Runtime-Invoked-Function-Arn"] ||
+				got.TraceID != wantTrace || got.IdentityID != "us-east-1:abc" || got.TenantID != "tenant-7" {
+				t.Errorf("%s: handler saw %+v", id, got)
+			}
+		}
+	})
 }
 
 // taskDir copies the language's fixtures into a new task folder.

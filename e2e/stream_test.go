@@ -50,30 +50,22 @@ early() { return 6; }
 // TestResponseStreamingPython: context.write sends a chunk at once; what the handler returns
 // after writing (None) adds nothing.
 func TestResponseStreamingPython(t *testing.T) {
-	for _, lang := range languages() {
-		if lang.ext != ".py" {
-			continue
-		}
-		t.Run(lang.name, func(t *testing.T) {
-			py := lang.find(t)
-			if !requireInterpreter(t, lang.name, py) {
-				return
-			}
-			task := writeTask(t, map[string]string{"function.py": `import time
+	python := func(l language) bool { return l.ext == ".py" }
+	eachLanguage(t, python, func(t *testing.T, c *conformance) {
+		task := writeTask(t, map[string]string{"function.py": `import time
 def handler(event, context):
     context.write(u"first,")
     time.sleep(0.4)
     context.write(b"second")
 `})
-			api := newFakeAPI(t)
-			runBootstrap(t, api, function{taskDir: task, handler: "function.handler", env: []string{"POLYBOOT_STREAM_RESPONSE=1", "POLYBOOT_PYTHON=" + py}})
-			api.queue <- fakeInvocation{id: "s1", body: `{}`}
-			r := api.result(t)
-			if !r.streamed || r.body != "first,second" || len(r.chunks) < 2 || r.chunks[len(r.chunks)-1].at.Sub(r.chunks[0].at) < 300*time.Millisecond {
-				t.Errorf("got %+v", r)
-			}
-		})
-	}
+		api := newFakeAPI(t)
+		runBootstrap(t, api, function{taskDir: task, handler: "function.handler", env: []string{"POLYBOOT_STREAM_RESPONSE=1", "POLYBOOT_PYTHON=" + c.interp}})
+		api.queue <- fakeInvocation{id: "s1", body: `{}`}
+		r := api.result(t)
+		if !r.streamed || r.body != "first,second" || len(r.chunks) < 2 || r.chunks[len(r.chunks)-1].at.Sub(r.chunks[0].at) < 300*time.Millisecond {
+			t.Errorf("got %+v", r)
+		}
+	})
 }
 
 // TestResponseStreamingTcl: lambda::write sends a chunk at once; an empty result adds nothing.
