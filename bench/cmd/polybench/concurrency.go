@@ -258,32 +258,10 @@ exec "$@"`
 // startManaged starts the emulator in Managed Instances mode with n workers, inside a private
 // mount namespace (unshare -m), in its own process group.
 func startManaged(c *config, unshare, bash, taskDir string, n int) (*emulator, error) {
-	port, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	apiPort, err := freePort()
-	if err != nil {
-		return nil, err
-	}
-	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(unshare, "-m", "--propagation", "private", bash, "-c", managedScript, "-", taskDir, c.layerDir,
-		c.rie, "--runtime-interface-emulator-address", addr, "--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort))
-	cmd.Env = append(cleanEnv(), "_HANDLER=function.handler", fmt.Sprintf("AWS_LAMBDA_MAX_CONCURRENCY=%d", n),
+	env := append(cleanEnv(), "_HANDLER=function.handler", fmt.Sprintf("AWS_LAMBDA_MAX_CONCURRENCY=%d", n),
 		"AWS_LAMBDA_FUNCTION_TIMEOUT=10", "POLYBOOT_BASH="+bash)
-	logs := &tailBuffer{max: 1 << 20}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	e := &emulator{
-		cmd: cmd, addr: addr, logs: logs,
-		url:    "http://" + addr + "/2015-03-31/functions/function/invocations",
-		client: newConcClient(),
-	}
-	e.started = time.Now()
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting unshare and the emulator: %w", err)
-	}
-	return e, nil
+	head := []string{unshare, "-m", "--propagation", "private", bash, "-c", managedScript, "-", taskDir, c.layerDir, c.rie}
+	return launchEmulator(head, nil, "", env, newConcClient())
 }
 
 // waitManaged waits until the emulator listens, and gives up as soon as it has exited (unshare

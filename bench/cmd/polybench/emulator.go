@@ -32,6 +32,16 @@ const functionTimeout = 60
 // startEmulator starts RIE on two free loopback ports with bootstrap as the runtime, in its own
 // process group (stop kills the group: RIE, the runtime and whatever the runtime started).
 func startEmulator(rie, bootstrap, taskDir string, env []string) (*emulator, error) {
+	client := &http.Client{
+		Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2, DisableCompression: true},
+		Timeout:   (functionTimeout + 30) * time.Second,
+	}
+	return launchEmulator([]string{rie}, []string{bootstrap}, taskDir, env, client)
+}
+
+// launchEmulator starts head (a command line ending in the emulator), the emulator's two address
+// flags on free loopback ports, then tail, in its own process group.
+func launchEmulator(head, tail []string, dir string, env []string, client *http.Client) (*emulator, error) {
 	port, err := freePort()
 	if err != nil {
 		return nil, err
@@ -41,26 +51,22 @@ func startEmulator(rie, bootstrap, taskDir string, env []string) (*emulator, err
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	cmd := exec.Command(rie,
+	argv := append(append(append([]string{}, head...),
 		"--runtime-interface-emulator-address", addr,
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
-		bootstrap)
-	cmd.Dir = taskDir
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort)), tail...)
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir = dir
 	cmd.Env = env
 	logs := &tailBuffer{max: 1 << 20}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	e := &emulator{
-		cmd: cmd, addr: addr, logs: logs,
+		cmd: cmd, addr: addr, logs: logs, client: client,
 		url: "http://" + addr + "/2015-03-31/functions/function/invocations",
-		client: &http.Client{
-			Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2, DisableCompression: true},
-			Timeout:   (functionTimeout + 30) * time.Second,
-		},
 	}
 	e.started = time.Now()
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the emulator: %w", err)
+		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
 	}
 	return e, nil
 }
