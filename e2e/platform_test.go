@@ -66,14 +66,20 @@ func eventually(cond func() bool) bool {
 
 func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 
-// TestSIGTERM: the bootstrap stops its worker (SIGTERM to the group, SIGKILL after 300 ms) and
-// exits 0 within Lambda's 500 ms; with POLYBOOT_ENABLE_SIGTERM it registers the no-op extension
-// during init, before its first /next.
+// TestSIGTERM: the bootstrap stops its worker (EOF on its channel, SIGTERM to its group, SIGKILL
+// for what is left) and exits 0 within Lambda's 500 ms, leaving nothing behind, not even a job
+// the handler's code started that ignores SIGTERM; with POLYBOOT_ENABLE_SIGTERM it registers the
+// no-op extension during init, before its first /next.
 func TestSIGTERM(t *testing.T) {
 	api := newFakeAPI(t)
-	task := writeTask(t, map[string]string{"function.sh": pidHandler + "trap '' TERM\n"}) // a worker that ignores SIGTERM
+	// The worker ignores SIGTERM, and so does a background job its code starts at load time.
+	script := pidHandler + "trap '' TERM\n( trap '' TERM; exec sleep 1001 ) &\n"
+	task := writeTask(t, map[string]string{"function.sh": script})
 	_, cmd := startBootstrap(t, api.srv.URL, function{taskDir: task, handler: "function.handler", env: []string{"POLYBOOT_ENABLE_SIGTERM=1"}})
 	pid := workerPID(t, api, "r1")
+	if len(processesWithArg(t, "1001")) != 1 {
+		t.Fatalf("the handler's background job is not running: %v", processesWithArg(t, "1001"))
+	}
 	var ext []string
 	api.get(func(f *fakeAPI) { ext = append(ext, f.extensions...) })
 	if len(ext) != 2 || ext[0] != `polyboot {"events":[]}` || ext[1] != "next ext-id-1" {
@@ -91,6 +97,9 @@ func TestSIGTERM(t *testing.T) {
 	}
 	if alive(pid) {
 		t.Errorf("worker %d outlived the bootstrap", pid)
+	}
+	if !eventually(func() bool { return len(processesWithArg(t, "1001")) == 0 }) {
+		t.Errorf("the handler's SIGTERM-ignoring job outlived the bootstrap: %v", processesWithArg(t, "1001"))
 	}
 }
 
