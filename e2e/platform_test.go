@@ -73,12 +73,14 @@ func alive(pid int) bool { return syscall.Kill(pid, 0) == nil }
 func TestSIGTERM(t *testing.T) {
 	api := newFakeAPI(t)
 	// The worker ignores SIGTERM, and so does a background job its code starts at load time.
-	script := pidHandler + "trap '' TERM\n( trap '' TERM; exec sleep 1001 ) &\n"
+	// Its sleep time is unique to this run, to tell it from any other sleep on the machine.
+	job := strconv.Itoa(100000 + os.Getpid())
+	script := pidHandler + "trap '' TERM\n( trap '' TERM; exec sleep " + job + " ) &\n"
 	task := writeTask(t, map[string]string{"function.sh": script})
 	_, cmd := startBootstrap(t, api.srv.URL, function{taskDir: task, handler: "function.handler", env: []string{"POLYBOOT_ENABLE_SIGTERM=1"}})
 	pid := workerPID(t, api, "r1")
-	if len(processesWithArg(t, "1001")) != 1 {
-		t.Fatalf("the handler's background job is not running: %v", processesWithArg(t, "1001"))
+	if len(processesWithArg(t, job)) != 1 {
+		t.Fatalf("the handler's background job is not running: %v", processesWithArg(t, job))
 	}
 	var ext []string
 	api.get(func(f *fakeAPI) { ext = append(ext, f.extensions...) })
@@ -98,8 +100,8 @@ func TestSIGTERM(t *testing.T) {
 	if alive(pid) {
 		t.Errorf("worker %d outlived the bootstrap", pid)
 	}
-	if !eventually(func() bool { return len(processesWithArg(t, "1001")) == 0 }) {
-		t.Errorf("the handler's SIGTERM-ignoring job outlived the bootstrap: %v", processesWithArg(t, "1001"))
+	if !eventually(func() bool { return len(processesWithArg(t, job)) == 0 }) {
+		t.Errorf("the handler's SIGTERM-ignoring job outlived the bootstrap: %v", processesWithArg(t, job))
 	}
 }
 
