@@ -9,7 +9,9 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
+	"strings"
 )
 
 // Runtime API header names.
@@ -77,7 +79,7 @@ func (c *Client) Next(ctx context.Context) (*Invocation, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runtime api next: %w", err)
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return nil, fmt.Errorf("runtime api next: %w", err)
 	}
@@ -105,15 +107,34 @@ func invocationFrom(h http.Header, payload []byte) (*Invocation, error) {
 	if inv.RequestID == "" {
 		return nil, fmt.Errorf("runtime api next: no %s header", HeaderRequestID)
 	}
-	if d := h.Get(HeaderDeadlineMs); d != "" {
+	if _, sent := h[http.CanonicalHeaderKey(HeaderDeadlineMs)]; sent {
+		d := h.Get(HeaderDeadlineMs)
 		ms, err := strconv.ParseInt(d, 10, 64)
 		if err != nil {
-			return nil, fmt.Errorf("runtime api next: bad %s %q: %w", HeaderDeadlineMs, d, err)
+			return nil, &InvalidDeadlineError{Invocation: inv, Value: d, Err: err}
 		}
 		inv.DeadlineMs = ms
 	}
 	return inv, nil
 }
+
+// InvalidDeadlineError is Next's error for an invocation whose Lambda-Runtime-Deadline-Ms header is
+// not a whole number of milliseconds (an empty header included; an absent one means no deadline).
+// The Runtime API has handed the invocation out all the same, so it must still get its one post:
+// aws-lambda-go answers it with an error and goes on (lambda/invoke_loop.go, parseDeadline).
+type InvalidDeadlineError struct {
+	Invocation *Invocation // everything else the Runtime API sent; DeadlineMs is 0
+	Value      string      // the header's value
+	Err        error       // strconv's error
+}
+
+func (e *InvalidDeadlineError) Error() string {
+	return fmt.Sprintf("runtime api next: invocation %q has an invalid %s %q: %v",
+		e.Invocation.RequestID, HeaderDeadlineMs, e.Value, e.Err)
+}
+
+// Unwrap returns strconv's error.
+func (e *InvalidDeadlineError) Unwrap() error { return e.Err }
 
 // readBody reads a response body, sized up front from Content-Length when the server gave one.
 func readBody(resp *http.Response) ([]byte, error) {
@@ -127,12 +148,23 @@ func readBody(resp *http.Response) ([]byte, error) {
 
 // Respond posts a successful invocation's response body.
 func (c *Client) Respond(ctx context.Context, requestID string, body []byte) error {
-	return c.post(ctx, "response", "/runtime/invocation/"+requestID+"/response", body, nil)
+	return c.post(ctx, "response", invocationPath(requestID, "response"), body, nil)
 }
 
 // Fail posts an invocation error.
 func (c *Client) Fail(ctx context.Context, requestID string, report *ErrorReport) error {
-	return c.postError(ctx, "error", "/runtime/invocation/"+requestID+"/error", report)
+	return c.postError(ctx, "error", invocationPath(requestID, "error"), report)
+}
+
+// invocationPath is the path of an invocation's /response or /error. The request id is one path
+// segment whatever its bytes: escaped, so that "#", "?", "%", "/", control characters and
+// non-UTF-8 bytes reach the Runtime API as the id, and "." and ".." are not path steps.
+func invocationPath(requestID, what string) string {
+	seg := url.PathEscape(requestID)
+	if seg == "." || seg == ".." {
+		seg = strings.Repeat("%2E", len(seg))
+	}
+	return "/runtime/invocation/" + seg + "/" + what
 }
 
 // InitError reports that the runtime could not initialise. The caller should exit non-zero after.
@@ -164,7 +196,7 @@ func (c *Client) post(ctx context.Context, op, path string, body []byte, h http.
 	for k, v := range h {
 		req.Header[k] = v
 	}
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return fmt.Errorf("runtime api %s: %w", op, err)
 	}

@@ -164,16 +164,6 @@ func TestClientNextErrors(t *testing.T) {
 			wantErr: "no Lambda-Runtime-Aws-Request-Id header",
 		},
 		{
-			name:    "deadline not a number",
-			handle:  nextAnswer(map[string]string{"Lambda-Runtime-Aws-Request-Id": "r", "Lambda-Runtime-Deadline-Ms": "soon"}, `{}`),
-			wantErr: `bad Lambda-Runtime-Deadline-Ms "soon"`,
-		},
-		{
-			name:    "deadline with a fraction",
-			handle:  nextAnswer(map[string]string{"Lambda-Runtime-Aws-Request-Id": "r", "Lambda-Runtime-Deadline-Ms": "1.5"}, `{}`),
-			wantErr: `bad Lambda-Runtime-Deadline-Ms "1.5"`,
-		},
-		{
 			name:       "500",
 			handle:     answer(http.StatusInternalServerError, "{\"errorMessage\":\"container error\"}\n"),
 			wantStatus: 500,
@@ -393,6 +383,10 @@ func TestClientConnectionRefused(t *testing.T) {
 		var opErr *net.OpError
 		if !errors.As(err, &opErr) {
 			t.Errorf("%s = %v, want a wrapped *net.OpError", name, err)
+		}
+		var ce *protocol.ConnectError
+		if !errors.As(err, &ce) {
+			t.Errorf("%s = %v, want a *protocol.ConnectError: nothing was sent, it may be retried", name, err)
 		}
 	}
 }

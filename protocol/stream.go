@@ -39,8 +39,7 @@ func SetStreamError(trailer http.Header, report *ErrorReport) {
 // StreamTrailer) is sent after the body; fill it with SetStreamError to report a failure after
 // the first byte.
 func (c *Client) RespondStream(ctx context.Context, requestID string, body io.Reader, trailer http.Header) error {
-	url := c.base + "/runtime/invocation/" + requestID + "/response"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, body)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.base+invocationPath(requestID, "response"), body)
 	if err != nil {
 		return fmt.Errorf("runtime api streamed response: %w", err)
 	}
@@ -48,7 +47,7 @@ func (c *Client) RespondStream(ctx context.Context, requestID string, body io.Re
 	req.Header.Set(HeaderResponseMode, responseModeStream)
 	req.Header.Set("Content-Type", "application/octet-stream")
 	req.Trailer = trailer // Go announces the keys in a Trailer header and sends the values after the body
-	resp, err := c.http.Do(req)
+	resp, err := c.do(req)
 	if err != nil {
 		return fmt.Errorf("runtime api streamed response: %w", err)
 	}
