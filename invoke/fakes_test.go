@@ -24,8 +24,11 @@ func TestMain(m *testing.M) {
 	goleak.VerifyTestMain(m)
 }
 
-// errRefused is a connection failure: an error without an HTTP status.
-var errRefused = &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}
+// errRefused is a failure to connect: nothing was sent, the call may be made again.
+var errRefused = &protocol.ConnectError{Err: &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connect: connection refused")}}
+
+// errBroken is a connection that failed after the request was sent: it must not be sent again.
+var errBroken = &net.OpError{Op: "read", Net: "tcp", Err: errors.New("read: connection reset by peer")}
 
 // recorder is the ordered record of the calls the fakes got, shared by fakeAPI and fakeWorker.
 type recorder struct {
@@ -145,6 +148,8 @@ type fakeWorker struct {
 	rec    *recorder
 	invoke func(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport)
 	start  func(call int) error
+	// startCtx, when set, is called instead of start, with Start's context.
+	startCtx func(ctx context.Context, call int) error
 
 	mu     sync.Mutex
 	starts int
@@ -160,12 +165,15 @@ func (w *fakeWorker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]by
 	return w.invoke(ctx, inv)
 }
 
-func (w *fakeWorker) Start(context.Context) error {
+func (w *fakeWorker) Start(ctx context.Context) error {
 	w.rec.add("start")
 	w.mu.Lock()
 	w.starts++
 	call := w.starts
 	w.mu.Unlock()
+	if w.startCtx != nil {
+		return w.startCtx(ctx, call)
+	}
 	if w.start == nil {
 		return nil
 	}

@@ -1,12 +1,14 @@
 // Package invoke is the bootstrap's invoke loop: it takes invocations from the Lambda Runtime API,
 // hands each to a worker, and posts exactly one response or error for it.
+//
+// One concern per file: loop.go serves invocations, warm.go restarts the worker between them,
+// shutdown.go gives the invocation in progress its grace on SIGTERM, retry.go decides what is sent
+// again, stream.go streams responses, reports.go builds the errors the loop itself reports.
 package invoke
 
 import (
 	"context"
 	"errors"
-	"fmt"
-	"net/http"
 	"time"
 
 	"go.uber.org/zap"
@@ -14,11 +16,10 @@ import (
 	"github.com/polyboot/polyboot/protocol"
 )
 
-// ErrTypeResponseTooLarge is reported for a response over the Runtime API's 6 MB limit.
-const ErrTypeResponseTooLarge = "Function.ResponseSizeTooLarge"
-
 // RuntimeAPI is what the loop needs of the Runtime API; *protocol.Client implements it.
 type RuntimeAPI interface {
+	// Next waits for the next invocation. An invocation handed out with a header the runtime
+	// cannot use comes with a *protocol.InvalidDeadlineError, and is answered with an error.
 	Next(ctx context.Context) (*protocol.Invocation, error)
 	Respond(ctx context.Context, requestID string, body []byte) error
 	Fail(ctx context.Context, requestID string, report *protocol.ErrorReport) error
@@ -42,6 +43,7 @@ type Loop struct {
 	Log    *zap.Logger
 	// Margin is how long before an invocation's deadline the loop gives up waiting for the worker,
 	// kills it and reports a timeout, so the report reaches Lambda before Lambda's own timeout.
+	// The worker is told the deadline less Margin: the one enforced.
 	Margin time.Duration
 	// Retries bounds the attempts of one Runtime API call that fails to connect; Backoff is the
 	// first pause between them, doubled each time.
@@ -49,42 +51,35 @@ type Loop struct {
 	Backoff time.Duration
 	// Stream, when set and the Worker is a StreamWorker, makes every response streamed.
 	Stream Streamer
+	// Grace is what an invocation in progress when Run's context ends (the bootstrap got SIGTERM)
+	// still gets: its worker gets SIGTERM (when it is a Terminator) and is killed Grace later; its
+	// result is posted within another Grace.
+	Grace time.Duration
+
+	starting *warming // a Worker.Start in progress; Run's goroutine only
 }
 
 // Run serves invocations until ctx ends (it returns nil) or the Runtime API fails for good.
 func (l *Loop) Run(ctx context.Context) error {
+	defer l.stopWarming()
 	for {
-		inv, err := l.nextWhileWarming(ctx)
+		l.warm(ctx)
+		inv, err := l.next(ctx)
+		if err == nil {
+			err = l.serve(ctx, inv)
+		} else {
+			err = l.rejectInvalid(ctx, err)
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
 		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			return err
-		}
-		if err := l.serve(ctx, inv); err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
 			return err
 		}
 	}
 }
 
-// nextWhileWarming asks for the next invocation while the worker makes sure it is warm: a worker
-// replaced after a crash or timeout restarts while the loop already waits on /next, so the
-// restart is not added to the invocation that failed (the Runtime API counts it done only when
-// the runtime asks for the next one). A worker that cannot start is left for Invoke to report.
-func (l *Loop) nextWhileWarming(ctx context.Context) (*protocol.Invocation, error) {
-	warm := make(chan error, 1)
-	go func() { warm <- l.Worker.Start(ctx) }()
-	inv, err := l.next(ctx)
-	if werr := <-warm; werr != nil && ctx.Err() == nil {
-		l.Log.Warn("worker could not be restarted; the next invocation will try again", zap.Error(werr))
-	}
-	return inv, err
-}
-
-// next waits for the next invocation, retrying connection failures a bounded number of times.
+// next waits for the next invocation, retrying failures to connect a bounded number of times.
 // An HTTP error status (500: the platform wants the runtime to exit) is final.
 func (l *Loop) next(ctx context.Context) (*protocol.Invocation, error) {
 	var inv *protocol.Invocation
@@ -96,62 +91,54 @@ func (l *Loop) next(ctx context.Context) (*protocol.Invocation, error) {
 	return inv, err
 }
 
+// rejectInvalid answers an invocation that Next handed out with an invalid deadline: it gets its
+// one post, an error, and the loop goes on (as aws-lambda-go does). Any other error of Next is
+// returned as it is.
+func (l *Loop) rejectInvalid(ctx context.Context, err error) error {
+	var bad *protocol.InvalidDeadlineError
+	if !errors.As(err, &bad) {
+		return err
+	}
+	l.Log.Error("the runtime api sent an invalid deadline; the invocation is answered with an error",
+		zap.String("requestId", bad.Invocation.RequestID), zap.Error(err))
+	return l.fail(ctx, bad.Invocation, invalidDeadlineReport(bad))
+}
+
 // serve runs one invocation and posts its result.
 func (l *Loop) serve(ctx context.Context, inv *protocol.Invocation) error {
-	ictx := ctx
-	if d := inv.Deadline(); !d.IsZero() {
-		var cancel context.CancelFunc
-		ictx, cancel = context.WithDeadline(ctx, d.Add(-l.Margin))
-		defer cancel()
+	received := time.Now()
+	ictx, cancel := l.invocationContext(ctx, inv)
+	defer cancel()
+	pctx, pcancel := l.postContext(ctx)
+	defer pcancel()
+	if !l.awaitWarm(ctx, ictx) {
+		return l.fail(pctx, inv, l.ended(ctx, restartTimeoutReport(received)))
 	}
 	if sw, ok := l.Worker.(StreamWorker); ok && l.Stream != nil {
-		return l.serveStream(ctx, ictx, sw, inv)
+		return l.serveStream(ctx, pctx, ictx, sw, inv)
 	}
-	body, report := l.Worker.Invoke(ictx, inv)
+	body, report := l.Worker.Invoke(ictx, l.enforced(inv))
 	if report == nil && len(body) > protocol.MaxResponseSize {
-		report = protocol.Errorf(ErrTypeResponseTooLarge,
-			"Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).",
-			len(body), protocol.MaxResponseSize)
+		report = tooLargeReport(len(body))
 	}
 	if report != nil {
-		return l.post(ctx, inv, "error", func() error { return l.API.Fail(ctx, inv.RequestID, report) })
+		return l.fail(pctx, inv, l.ended(ctx, report))
 	}
-	return l.post(ctx, inv, "response", func() error { return l.API.Respond(ctx, inv.RequestID, body) })
+	return l.post(pctx, inv, "response", func() error { return l.API.Respond(pctx, inv.RequestID, body) })
 }
 
-// post sends a result. The Runtime API refusing it (4xx: too large, already answered, unknown
-// request) is logged and the loop goes on; it never leads to a second post for the invocation.
-func (l *Loop) post(ctx context.Context, inv *protocol.Invocation, what string, send func() error) error {
-	err := l.retry(ctx, what, send)
-	if status := protocol.StatusOf(err); status >= 400 && status < 500 {
-		msg := "runtime api refused the " + what
-		if status == http.StatusRequestEntityTooLarge {
-			msg = "runtime api refused the response as too large; the invocation has failed"
-		}
-		l.Log.Error(msg, zap.String("requestId", inv.RequestID), zap.Error(err))
-		return nil
+// enforced returns the invocation as the worker is to see it: with the deadline the loop enforces
+// (the Runtime API's less Margin), so that handlers are told the time they really have.
+func (l *Loop) enforced(inv *protocol.Invocation) *protocol.Invocation {
+	if inv.DeadlineMs <= 0 || l.Margin <= 0 {
+		return inv
 	}
-	return err
+	cp := *inv
+	cp.DeadlineMs = max(inv.Deadline().Add(-l.Margin).UnixMilli(), 1)
+	return &cp
 }
 
-// retry calls f until it succeeds, fails with an HTTP status, or fails to connect l.Retries times.
-func (l *Loop) retry(ctx context.Context, what string, f func() error) error {
-	pause := l.Backoff
-	for attempt := 1; ; attempt++ {
-		err := f()
-		if err == nil || protocol.StatusOf(err) != 0 || ctx.Err() != nil || attempt >= l.Retries {
-			if err != nil && protocol.StatusOf(err) == 0 && attempt > 1 {
-				err = fmt.Errorf("%s: gave up after %d attempts: %w", what, attempt, err)
-			}
-			return err
-		}
-		l.Log.Warn("runtime api call failed; retrying", zap.String("call", what),
-			zap.Int("attempt", attempt), zap.Duration("pause", pause), zap.Error(err))
-		select {
-		case <-time.After(pause):
-		case <-ctx.Done():
-			return errors.Join(err, ctx.Err())
-		}
-		pause *= 2
-	}
+// fail posts an error for inv.
+func (l *Loop) fail(ctx context.Context, inv *protocol.Invocation, report *protocol.ErrorReport) error {
+	return l.post(ctx, inv, "error", func() error { return l.API.Fail(ctx, inv.RequestID, report) })
 }

@@ -24,23 +24,27 @@ var _ Streamer = (*protocol.Client)(nil)
 // serveStream runs one invocation with its response streamed. The streamed POST starts with the
 // handler's first byte; an error before it is posted to /error as usual, an error after it goes
 // in the stream's trailers. A handler that writes nothing gets an empty response.
-func (l *Loop) serveStream(ctx, ictx context.Context, sw StreamWorker, inv *protocol.Invocation) error {
+// The streamed POST is never sent again: its body is gone once sent, and its error is final.
+// ctx is Run's, pctx the posts', ictx the invocation's.
+func (l *Loop) serveStream(ctx, pctx, ictx context.Context, sw StreamWorker, inv *protocol.Invocation) error {
 	s := &lazyStream{start: func(body io.Reader, trailer http.Header) error {
-		return l.Stream.RespondStream(ctx, inv.RequestID, body, trailer)
+		return l.Stream.RespondStream(pctx, inv.RequestID, body, trailer)
 	}}
-	report := sw.InvokeStream(ictx, inv, s)
+	report := sw.InvokeStream(ictx, l.enforced(inv), s)
+	if report != nil {
+		report = l.ended(ctx, report)
+	}
 	if !s.started {
 		if report != nil {
-			return l.post(ctx, inv, "error", func() error { return l.API.Fail(ctx, inv.RequestID, report) })
+			return l.fail(pctx, inv, report)
 		}
-		return l.post(ctx, inv, "response", func() error { return l.API.Respond(ctx, inv.RequestID, nil) })
+		return l.post(pctx, inv, "response", func() error { return l.API.Respond(pctx, inv.RequestID, nil) })
 	}
 	if report != nil {
 		protocol.SetStreamError(s.trailer, report)
 	}
 	_ = s.pw.Close()
-	err := <-s.done
-	return l.post(ctx, inv, "streamed response", func() error { return err })
+	return l.settle(pctx, inv, "streamed response", <-s.done)
 }
 
 // lazyStream starts the streamed POST on its first Write and feeds it through a pipe.

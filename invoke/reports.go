@@ -1,0 +1,47 @@
+package invoke
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/polyboot/polyboot/protocol"
+)
+
+// Error types the loop itself reports (docs/errors.md).
+const (
+	// ErrTypeResponseTooLarge is reported for a response over the Runtime API's 6 MB limit.
+	ErrTypeResponseTooLarge = "Function.ResponseSizeTooLarge"
+	// ErrTypeInvalidDeadline is reported for an invocation whose Lambda-Runtime-Deadline-Ms header
+	// is not a number.
+	ErrTypeInvalidDeadline = "Runtime.InvalidDeadline"
+	// errTypeTimeout is Lambda's timeout type, as the supervisor reports it.
+	errTypeTimeout = "Sandbox.Timedout"
+)
+
+func tooLargeReport(size int) *protocol.ErrorReport {
+	return protocol.Errorf(ErrTypeResponseTooLarge,
+		"Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).",
+		size, protocol.MaxResponseSize)
+}
+
+func invalidDeadlineReport(bad *protocol.InvalidDeadlineError) *protocol.ErrorReport {
+	return protocol.Errorf(ErrTypeInvalidDeadline,
+		"The Runtime API sent %s: %q, not a number of milliseconds; the handler was not called.",
+		protocol.HeaderDeadlineMs, bad.Value)
+}
+
+// restartTimeoutReport is the timeout of an invocation received at received whose deadline came
+// while its worker was still being restarted.
+func restartTimeoutReport(received time.Time) *protocol.ErrorReport {
+	return protocol.Errorf(errTypeTimeout,
+		"Task timed out after %.2f seconds (the worker was being restarted after the previous invocation failed, and was not ready in time)",
+		time.Since(received).Seconds())
+}
+
+// shutdownReport adds to an invocation's error that the runtime was shutting down meanwhile.
+func shutdownReport(report *protocol.ErrorReport, grace time.Duration) *protocol.ErrorReport {
+	cp := *report
+	cp.Message = fmt.Sprintf("The runtime was shut down (SIGTERM) during the invocation; the worker got SIGTERM, and SIGKILL %v later: %s",
+		grace, report.Message)
+	return &cp
+}

@@ -1,0 +1,64 @@
+package invoke
+
+import (
+	"context"
+
+	"go.uber.org/zap"
+)
+
+// warming is a Worker.Start running in the background.
+type warming struct {
+	done   chan error
+	cancel context.CancelFunc
+}
+
+// warm makes sure the worker is being made warm while the loop waits for the next invocation: a
+// worker replaced after a crash or timeout restarts while the loop already waits on /next, so
+// the restart is not added to the invocation that failed (the Runtime API counts it done only
+// when the runtime asks for the next one). A start already in progress goes on.
+func (l *Loop) warm(ctx context.Context) {
+	if l.starting != nil {
+		return
+	}
+	sctx, cancel := context.WithCancel(ctx)
+	w := &warming{done: make(chan error, 1), cancel: cancel}
+	go func() { w.done <- l.Worker.Start(sctx) }()
+	l.starting = w
+}
+
+// awaitWarm waits for the start in progress, if any, and reports true once it ended. A worker
+// that could not start is logged and left for Invoke to try again and report. When ictx (the
+// invocation's deadline) ends first, the start is abandoned, as Lambda bounds a re-init by the
+// function's timeout; awaitWarm reports false when that cut it short: the invocation timed out.
+func (l *Loop) awaitWarm(ctx, ictx context.Context) bool {
+	w := l.starting
+	if w == nil {
+		return true
+	}
+	l.starting = nil
+	var err error
+	select {
+	case err = <-w.done:
+	case <-ictx.Done():
+		w.cancel()
+		// The worker's methods never run at once: wait for Start to return. A start that ended
+		// well (or had nothing to do) leaves the timeout to Invoke.
+		if err = <-w.done; err != nil {
+			return false
+		}
+	}
+	w.cancel()
+	if err != nil && ctx.Err() == nil {
+		l.Log.Warn("worker could not be restarted; the next invocation will try again", zap.Error(err))
+	}
+	return true
+}
+
+// stopWarming abandons a start in progress and waits until it returned.
+func (l *Loop) stopWarming() {
+	if w := l.starting; w != nil {
+		l.starting = nil
+		w.cancel()
+		<-w.done
+	}
+}
