@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -48,8 +49,9 @@ type Worker struct {
 	cfg     Config
 	spawner *Spawner
 	proc    *process
-	line    []byte    // reused invoke line buffer
-	stream  io.Writer // the body's destination during InvokeStream
+	line    []byte                  // reused invoke line buffer
+	stream  io.Writer               // the body's destination during InvokeStream
+	busy    atomic.Pointer[process] // the process running an invocation, for Terminate
 }
 
 // NewWorker returns a worker that is not yet running; Start or Invoke starts it.
@@ -190,6 +192,8 @@ func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, 
 	if report != nil {
 		return nil, report
 	}
+	w.busy.Store(p)
+	defer w.busy.Store(nil)
 	started := time.Now()
 	w.line = protocol.AppendInvokeLine(w.line[:0], inv, event)
 	written := make(chan error, 1)
@@ -501,6 +505,16 @@ func (w *Worker) discard(ctx context.Context, p *process) {
 	p.release()
 	if w.proc == p {
 		w.proc = nil
+	}
+}
+
+// Terminate sends SIGTERM to the process group of the invocation in progress, if any, so that a
+// shutdown gives it a grace (its TERM traps run, its answer may still come) before the invocation's
+// context ends and the group is killed. Unlike the other methods, it may be called while Invoke
+// runs, from another goroutine.
+func (w *Worker) Terminate() {
+	if p := w.busy.Load(); p != nil {
+		p.killGroup(syscall.SIGTERM)
 	}
 }
 
