@@ -13,7 +13,9 @@ import (
 	"time"
 
 	"github.com/spf13/pflag"
+	"go.uber.org/zap"
 
+	"github.com/polyboot/polyboot/invoke"
 	"github.com/polyboot/polyboot/protocol"
 	"github.com/polyboot/polyboot/supervisor"
 )
@@ -25,8 +27,9 @@ const (
 	exitInitError   = 3 // the handler could not be loaded
 )
 
-// runLocal is `bootstrap invoke`: it runs events through the real supervisor and adapter, with no
-// Runtime API, and prints each result — the quickest way to try a handler.
+// runLocal is `bootstrap invoke`: it runs events through the real invoke loop, supervisor and
+// adapter, with an in-memory Runtime API (localAPI), and prints each result — the quickest way to
+// try a handler, with the margin, the size limit and streaming as under Lambda.
 func runLocal(ctx context.Context, args []string, e env, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs := pflag.NewFlagSet("bootstrap invoke", pflag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -35,8 +38,13 @@ func runLocal(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 	fs.StringVar(&o.taskRoot, "task-root", e.get("LAMBDA_TASK_ROOT"), "folder holding the handler file (env LAMBDA_TASK_ROOT; default: the working directory)")
 	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters (env POLYBOOT_ADAPTER_PATH)")
 	fs.BoolVar(&o.logPTY, "log-pty", isTrue(e.get("POLYBOOT_LOG_PTY")), "give the worker a pseudo-terminal as its log stream (env POLYBOOT_LOG_PTY=1)")
+	fs.BoolVar(&o.stream, "stream-response", isTrue(e.get("POLYBOOT_STREAM_RESPONSE")), "print each response as the handler writes it, as Lambda streams it (env POLYBOOT_STREAM_RESPONSE=1)")
+	if err := timeFlags(fs, o, e); err != nil {
+		fmt.Fprintf(stderr, "bootstrap invoke: %v\n", err)
+		return exitUsage
+	}
 	events := fs.StringArray("event", nil, "event file, or - for standard input; repeat to send several events to the same warm worker (default: {})")
-	timeout := fs.Duration("timeout", 30*time.Second, "time each invocation may take")
+	timeout := fs.Duration("timeout", 30*time.Second, "time each invocation may take, as a function's timeout (the handler is stopped --timeout-margin before)")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: bootstrap invoke --handler FILE.FUNCTION [--task-root DIR] [--event FILE|-]...\n\n"+
 			"Runs events through the handler's real adapter and prints each result on its own line:\n"+
@@ -78,23 +86,25 @@ func runLocal(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		printResult(stdout, nil, asReport(err))
 		return exitInitError
 	}
-	code := 0
-	for _, payload := range payloads {
-		inv := &protocol.Invocation{
-			RequestID:   newRequestID(),
-			DeadlineMs:  time.Now().Add(*timeout).UnixMilli(),
-			FunctionARN: "arn:aws:lambda:local:000000000000:function:" + functionName(e),
-			Payload:     payload,
-		}
-		ictx, cancel := context.WithTimeout(ctx, *timeout)
-		body, report := w.Invoke(ictx, inv)
-		cancel()
-		printResult(stdout, body, report)
-		if report != nil {
-			code = exitInvokeError
-		}
+	api := &localAPI{events: payloads, timeout: *timeout, out: stdout,
+		arn: "arn:aws:lambda:local:000000000000:function:" + functionName(e)}
+	return serveLocal(ctx, api, w, o, log, stderr)
+}
+
+// serveLocal runs the invoke loop over api's events and returns the exit status.
+func serveLocal(ctx context.Context, api *localAPI, w invoke.Worker, o *options, log *zap.Logger, stderr io.Writer) int {
+	loop := &invoke.Loop{API: api, Worker: w, Log: log, Margin: o.margin, Retries: 1}
+	if o.stream {
+		loop.Stream = api
 	}
-	return code
+	if err := loop.Run(ctx); err != nil && !errors.Is(err, errNoMoreEvents) {
+		fmt.Fprintf(stderr, "bootstrap invoke: %v\n", err)
+		return exitInvokeError
+	}
+	if api.failed {
+		return exitInvokeError
+	}
+	return 0
 }
 
 // envHelp documents the environment the bootstrap reads, for --help.
@@ -106,7 +116,8 @@ Environment:
   AWS_LAMBDA_MAX_CONCURRENCY   workers serving invocations at once (Lambda Managed Instances; default 1)
   AWS_LAMBDA_LOG_FORMAT        Text (default) or JSON, for every log line
   AWS_LAMBDA_LOG_LEVEL         TRACE, DEBUG, INFO (default), WARN, ERROR or FATAL: drop records below it
-  POLYBOOT_TIMEOUT_MARGIN_MS   stop a handler this long before its deadline (default 50)
+  POLYBOOT_TIMEOUT_MARGIN_MS   stop a handler this long before its deadline, and tell it that deadline (default 50)
+  POLYBOOT_INIT_TIMEOUT_MS     time a worker may take to load the handler (default 10000; 900000 under Lambda)
   POLYBOOT_ENABLE_SIGTERM      1: register a no-op extension so Lambda sends SIGTERM at shutdown
   POLYBOOT_LOG_PTY             1: workers' log stream is a pseudo-terminal (programs line-buffer)
   POLYBOOT_STREAM_RESPONSE     1: stream responses as handlers write them (Lambda response streaming)

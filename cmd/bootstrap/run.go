@@ -28,6 +28,7 @@ type options struct {
 	taskRoot string
 	api      string
 	margin   time.Duration
+	initWait time.Duration // the worker's init timeout
 	adapters []string
 	logFmt   string
 	sigterm  bool
@@ -42,20 +43,14 @@ func parseFlags(args []string, e env, stderr io.Writer) (*options, error) {
 	fs.StringVar(&o.handler, "handler", e.get("_HANDLER"), "handler as FILE.FUNCTION, e.g. function.handler (env _HANDLER)")
 	fs.StringVar(&o.taskRoot, "task-root", e.get("LAMBDA_TASK_ROOT"), "folder holding the handler file (env LAMBDA_TASK_ROOT; default: the working directory)")
 	fs.StringVar(&o.api, "runtime-api", e.get("AWS_LAMBDA_RUNTIME_API"), "host:port of the Lambda Runtime API (env AWS_LAMBDA_RUNTIME_API)")
-	margin := 50 * time.Millisecond
-	if v := e.get("POLYBOOT_TIMEOUT_MARGIN_MS"); v != "" {
-		ms, err := strconv.Atoi(v)
-		if err != nil || ms < 0 {
-			return nil, fmt.Errorf("POLYBOOT_TIMEOUT_MARGIN_MS=%q: want a whole number of milliseconds", v)
-		}
-		margin = time.Duration(ms) * time.Millisecond
+	if err := timeFlags(fs, o, e); err != nil {
+		return nil, err
 	}
-	fs.DurationVar(&o.margin, "timeout-margin", margin, "stop a handler this long before its deadline and report a timeout (env POLYBOOT_TIMEOUT_MARGIN_MS)")
 	fs.StringSliceVar(&o.adapters, "adapters", filepath.SplitList(e.get("POLYBOOT_ADAPTER_PATH")), "more folders of adapters, searched after the layer's own (env POLYBOOT_ADAPTER_PATH, colon-separated)")
 	fs.StringVar(&o.logFmt, "log-format", e.get("AWS_LAMBDA_LOG_FORMAT"), "Text or JSON: the format of every log line, handlers' and the bootstrap's own (env AWS_LAMBDA_LOG_FORMAT; the level filter is AWS_LAMBDA_LOG_LEVEL)")
 	fs.BoolVar(&o.logPTY, "log-pty", isTrue(e.get("POLYBOOT_LOG_PTY")), "give workers a pseudo-terminal as their log stream, so programs they run line-buffer their output (env POLYBOOT_LOG_PTY=1)")
 	fs.BoolVar(&o.stream, "stream-response", isTrue(e.get("POLYBOOT_STREAM_RESPONSE")), "stream every response as the handler writes it (Lambda response streaming; env POLYBOOT_STREAM_RESPONSE=1)")
-	fs.BoolVar(&o.sigterm, "enable-sigterm", isTrue(e.get("POLYBOOT_ENABLE_SIGTERM")), "register a no-op internal extension so Lambda sends SIGTERM before shutdown; workers get SIGTERM, then SIGKILL 300 ms later (env POLYBOOT_ENABLE_SIGTERM=1)")
+	fs.BoolVar(&o.sigterm, "enable-sigterm", isTrue(e.get("POLYBOOT_ENABLE_SIGTERM")), "register a no-op internal extension so Lambda sends SIGTERM before shutdown; an invocation in progress gets 200 ms more, workers get SIGTERM, then SIGKILL 300 ms later (env POLYBOOT_ENABLE_SIGTERM=1)")
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: bootstrap [flags]          serve the Lambda Runtime API (what Lambda runs)\n"+
 			"       bootstrap invoke --help    run events through a handler locally, no Runtime API needed\n\nFlags:\n")
@@ -137,7 +132,10 @@ func serve(ctx context.Context, api invoke.RuntimeAPI, stream invoke.Streamer, w
 	defer cancel()
 	errs := make(chan error, len(workers))
 	for i, w := range workers {
-		loop := &invoke.Loop{API: api, Stream: stream, Worker: w, Log: log.With(zap.Int("worker", i)), Margin: margin, Retries: 5, Backoff: 20 * time.Millisecond}
+		loop := &invoke.Loop{
+			API: api, Stream: stream, Worker: w, Log: log.With(zap.Int("worker", i)),
+			Margin: margin, Retries: 5, Backoff: 20 * time.Millisecond, Grace: shutdownGrace,
+		}
 		go func() {
 			err := loop.Run(ctx)
 			cancel()
@@ -174,12 +172,13 @@ func workerConfig(o *options, e env, log *zap.Logger, sink supervisor.LogSink) (
 	}
 	log.Debug("worker command", zap.Strings("argv", argv))
 	return supervisor.Config{
-		Argv:   argv,
-		Dir:    taskRoot,
-		Env:    workerEnv(e, taskRoot),
-		Logs:   sink,
-		Warn:   log.Sugar().Warnw,
-		LogPTY: o.logPTY,
+		Argv:        argv,
+		Dir:         taskRoot,
+		Env:         workerEnv(e, taskRoot),
+		Logs:        sink,
+		Warn:        log.Sugar().Warnw,
+		LogPTY:      o.logPTY,
+		InitTimeout: o.initWait,
 	}, nil
 }
 
