@@ -41,7 +41,7 @@ func restartTimeoutReport(received time.Time) *protocol.ErrorReport {
 // shutdownReport adds to an invocation's error that the runtime was shutting down meanwhile.
 func shutdownReport(report *protocol.ErrorReport, grace time.Duration) *protocol.ErrorReport {
 	cp := *report
-	cp.Message = fmt.Sprintf("The runtime was shut down (SIGTERM) during the invocation; the worker got SIGTERM, and SIGKILL %v later: %s",
+	cp.Message = fmt.Sprintf("The runtime was shut down (SIGTERM) during the invocation (its worker got SIGTERM, and %v to finish before SIGKILL): %s",
 		grace, report.Message)
 	return &cp
 }
