@@ -3,9 +3,14 @@ package e2e
 import (
 	"bytes"
 	"errors"
+	"io"
+	"os"
 	"os/exec"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/polyboot/polyboot/internal/rietest"
 )
@@ -58,5 +63,90 @@ fail() { return 3; }`,
 		if !strings.Contains(string(out), want) {
 			t.Errorf("invoke --help does not explain %s", want)
 		}
+	}
+}
+
+// localInvoke runs `bootstrap invoke` with args in task and returns its stdout and exit code.
+func localInvoke(t *testing.T, task string, extraEnv []string, args ...string) (string, int) {
+	t.Helper()
+	cmd := exec.Command(bootstrapPath(), append([]string{"invoke"}, args...)...)
+	cmd.Dir = task
+	cmd.Env = append(rietest.CleanEnv(), extraEnv...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	err := cmd.Run()
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		return stdout.String(), ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	return stdout.String(), 0
+}
+
+// bootstrapPath is the layer's bootstrap.
+func bootstrapPath() string { return env.layerDir + "/bootstrap" }
+
+// TestLocalInvokeLikeLambda: `bootstrap invoke` goes through the same invoke loop as Lambda's
+// invocations: the handler is told (and held to) the deadline less the margin, and a response
+// over 6 MB is Function.ResponseSizeTooLarge.
+func TestLocalInvokeLikeLambda(t *testing.T) {
+	task := writeTask(t, map[string]string{
+		"function.sh": `deadline() { printf '%s' "$LAMBDA_DEADLINE_MS"; }
+big() { head -c 6291457 /dev/zero | tr '\0' x; }`,
+	})
+	start := time.Now()
+	out, code := localInvoke(t, task, []string{"POLYBOOT_TIMEOUT_MARGIN_MS=4000"}, "--handler", "function.deadline", "--timeout", "10s")
+	told, err := strconv.ParseInt(strings.TrimSpace(out), 10, 64)
+	if code != 0 || err != nil {
+		t.Fatalf("deadline: exit %d, stdout %q", code, out)
+	}
+	if left := time.UnixMilli(told).Sub(start); left < 5*time.Second || left > 6*time.Second+100*time.Millisecond {
+		t.Errorf("the handler was told a deadline %v after the start, want 10 s less the 4 s margin", left)
+	}
+	out, code = localInvoke(t, task, nil, "--handler", "function.big")
+	if code != 1 || !strings.Contains(out, `"errorType":"Function.ResponseSizeTooLarge"`) || len(out) > 1000 {
+		t.Errorf("big: exit %d, stdout %.200q; want exit 1 and Function.ResponseSizeTooLarge", code, out)
+	}
+}
+
+// TestLocalInvokeStreams: with POLYBOOT_STREAM_RESPONSE=1, `bootstrap invoke` prints the body as
+// the handler writes it: the first part is out while the handler still waits (for a file the test
+// creates once it has read that part).
+func TestLocalInvokeStreams(t *testing.T) {
+	task := writeTask(t, map[string]string{
+		"function.sh": `handler() { printf first; while [ ! -e go ]; do sleep 0.01; done; printf second; }`,
+	})
+	cmd := exec.Command(bootstrapPath(), "invoke", "--handler", "function.handler")
+	cmd.Dir = task
+	cmd.Env = append(rietest.CleanEnv(), "POLYBOOT_STREAM_RESPONSE=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { _ = os.WriteFile(filepath.Join(task, "go"), nil, 0o644); _ = cmd.Wait() }()
+	first := make(chan string, 1)
+	go func() {
+		buf := make([]byte, 5)
+		n, _ := io.ReadFull(stdout, buf)
+		first <- string(buf[:n])
+	}()
+	select {
+	case got := <-first:
+		if got != "first" {
+			t.Fatalf("stdout began with %q, want first", got)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("nothing printed while the handler was still running: the response was not streamed")
+	}
+	if err := os.WriteFile(filepath.Join(task, "go"), nil, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	rest, _ := io.ReadAll(stdout)
+	if string(rest) != "second\n" {
+		t.Errorf("rest of stdout %q, want \"second\\n\"", rest)
 	}
 }
