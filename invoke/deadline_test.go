@@ -81,4 +81,3 @@ func TestRunAnswersAnInvalidDeadline(t *testing.T) {
 		})
 	}
 }
-

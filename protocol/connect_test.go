@@ -1,12 +1,10 @@
 package protocol_test
 
 import (
-	"context"
 	"errors"
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"strings"
 	"sync/atomic"
 	"testing"
 
@@ -28,18 +26,7 @@ func TestClientErrorAfterConnecting(t *testing.T) {
 		}
 	}))
 	defer srv.Close()
-	client := protocol.NewClient(srv.Listener.Addr().String())
-	ctx := context.Background()
-	calls := map[string]func() error{
-		"Next":      func() error { _, err := client.Next(ctx); return err },
-		"Respond":   func() error { return client.Respond(ctx, "r", []byte("{}")) },
-		"Fail":      func() error { return client.Fail(ctx, "r", &protocol.ErrorReport{Type: "E"}) },
-		"InitError": func() error { return client.InitError(ctx, &protocol.ErrorReport{Type: "E"}) },
-		"RespondStream": func() error {
-			return client.RespondStream(ctx, "r", strings.NewReader("body"), protocol.StreamTrailer())
-		},
-	}
-	for name, call := range calls {
+	for name, call := range everyCall(protocol.NewClient(srv.Listener.Addr().String())) {
 		before := got.Load()
 		err := call()
 		var ce *protocol.ConnectError

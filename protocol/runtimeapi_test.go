@@ -367,15 +367,7 @@ func TestClientConnectionRefused(t *testing.T) {
 	}
 	addr := l.Addr().String()
 	l.Close()
-	client := protocol.NewClient(addr)
-	ctx := context.Background()
-	calls := map[string]func() error{
-		"Next":      func() error { _, err := client.Next(ctx); return err },
-		"Respond":   func() error { return client.Respond(ctx, "r", []byte("{}")) },
-		"Fail":      func() error { return client.Fail(ctx, "r", &protocol.ErrorReport{Type: "E"}) },
-		"InitError": func() error { return client.InitError(ctx, &protocol.ErrorReport{Type: "E"}) },
-	}
-	for name, call := range calls {
+	for name, call := range everyCall(protocol.NewClient(addr)) {
 		err := call()
 		if err == nil || protocol.StatusOf(err) != 0 {
 			t.Errorf("%s = %v (status %d), want an error without status", name, err, protocol.StatusOf(err))
@@ -388,6 +380,20 @@ func TestClientConnectionRefused(t *testing.T) {
 		if !errors.As(err, &ce) {
 			t.Errorf("%s = %v, want a *protocol.ConnectError: nothing was sent, it may be retried", name, err)
 		}
+	}
+}
+
+// everyCall returns each Runtime API call of client, by name, with a made-up request.
+func everyCall(client *protocol.Client) map[string]func() error {
+	ctx := context.Background()
+	return map[string]func() error{
+		"Next":      func() error { _, err := client.Next(ctx); return err },
+		"Respond":   func() error { return client.Respond(ctx, "r", []byte("{}")) },
+		"Fail":      func() error { return client.Fail(ctx, "r", &protocol.ErrorReport{Type: "E"}) },
+		"InitError": func() error { return client.InitError(ctx, &protocol.ErrorReport{Type: "E"}) },
+		"RespondStream": func() error {
+			return client.RespondStream(ctx, "r", strings.NewReader("body"), protocol.StreamTrailer())
+		},
 	}
 }
 
