@@ -150,3 +150,17 @@ func TestLocalInvokeStreams(t *testing.T) {
 		t.Errorf("rest of stdout %q, want \"second\\n\"", rest)
 	}
 }
+
+// TestLocalInvokeInitTimeout: POLYBOOT_INIT_TIMEOUT_MS bounds how long the handler may take to
+// load (here 300 ms against a 5 s load): Runtime.InitTimeout, exit 3, long before the load ends.
+func TestLocalInvokeInitTimeout(t *testing.T) {
+	task := writeTask(t, map[string]string{"function.sh": "sleep 5\nhandler() { :; }\n"})
+	start := time.Now()
+	out, code := localInvoke(t, task, []string{"POLYBOOT_INIT_TIMEOUT_MS=300"}, "--handler", "function.handler")
+	if code != 3 || !strings.Contains(out, `"errorType":"Runtime.InitTimeout"`) || !strings.Contains(out, "300ms") {
+		t.Errorf("exit %d, stdout %q; want exit 3 and Runtime.InitTimeout after 300ms", code, out)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Errorf("took %v, want about 300 ms", d)
+	}
+}
