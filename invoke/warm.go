@@ -29,7 +29,8 @@ func (l *Loop) warm(ctx context.Context) {
 // awaitWarm waits for the start in progress, if any, and reports true once it ended. A worker
 // that could not start is logged and left for Invoke to try again and report. When ictx (the
 // invocation's deadline) ends first, the start is abandoned, as Lambda bounds a re-init by the
-// function's timeout; awaitWarm reports false when that cut it short: the invocation timed out.
+// function's timeout; awaitWarm reports false when that, or a shutdown, cut it short: the
+// invocation timed out.
 func (l *Loop) awaitWarm(ctx, ictx context.Context) bool {
 	w := l.starting
 	if w == nil {
@@ -48,7 +49,10 @@ func (l *Loop) awaitWarm(ctx, ictx context.Context) bool {
 		}
 	}
 	w.cancel()
-	if err != nil && ctx.Err() == nil {
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return false // cut short by the shutdown: no new worker for the grace
+	case err != nil:
 		l.Log.Warn("worker could not be restarted; the next invocation will try again", zap.Error(err))
 	}
 	return true
