@@ -107,10 +107,8 @@ func (l *Loop) rejectInvalid(ctx context.Context, err error) error {
 // serve runs one invocation and posts its result.
 func (l *Loop) serve(ctx context.Context, inv *protocol.Invocation) error {
 	received := time.Now()
-	ictx, cancel := l.invocationContext(ctx, inv)
+	ictx, pctx, cancel := l.contexts(ctx, inv)
 	defer cancel()
-	pctx, pcancel := l.postContext(ctx)
-	defer pcancel()
 	if !l.awaitWarm(ctx, ictx) {
 		return l.fail(pctx, inv, l.ended(ctx, restartTimeoutReport(received)))
 	}

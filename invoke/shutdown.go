@@ -2,7 +2,6 @@ package invoke
 
 import (
 	"context"
-	"errors"
 	"time"
 
 	"github.com/polyboot/polyboot/protocol"
@@ -15,39 +14,30 @@ type Terminator interface {
 	Terminate()
 }
 
-// errShutdown ends an invocation whose grace after SIGTERM has passed.
-var errShutdown = errors.New("the runtime is shutting down")
-
-// invocationContext is the context an invocation runs in. It ends at the invocation's deadline
-// less Margin, and not when ctx ends: a shutdown (ctx ending on SIGTERM) sends the worker SIGTERM
-// and ends the invocation Grace later, so a handler's TERM trap runs and its answer is kept.
-func (l *Loop) invocationContext(ctx context.Context, inv *protocol.Invocation) (context.Context, context.CancelFunc) {
-	gctx, cancel := context.WithCancelCause(context.WithoutCancel(ctx))
-	ictx, dcancel := gctx, context.CancelFunc(func() {})
-	if d := inv.Deadline(); !d.IsZero() {
-		ictx, dcancel = context.WithDeadline(gctx, d.Add(-l.Margin))
+// contexts returns the context an invocation runs in (ictx) and the one its result is posted in
+// (pctx). Neither ends when ctx ends: ictx ends at the invocation's deadline less Margin, and a
+// shutdown (ctx ending on SIGTERM) sends the worker SIGTERM and ends ictx Grace later, so that a
+// handler's TERM trap runs and its answer is kept; pctx ends Grace after that, for the post.
+func (l *Loop) contexts(ctx context.Context, inv *protocol.Invocation) (ictx, pctx context.Context, cancel func()) {
+	base := context.WithoutCancel(ctx)
+	pctx, pcancel := context.WithCancel(base)
+	var icancel context.CancelFunc
+	if d := inv.Deadline(); d.IsZero() {
+		ictx, icancel = context.WithCancel(base)
+	} else {
+		ictx, icancel = context.WithDeadline(base, d.Add(-l.Margin))
 	}
 	stop := context.AfterFunc(ctx, func() {
 		if t, ok := l.Worker.(Terminator); ok {
 			t.Terminate()
 		}
-		time.AfterFunc(l.Grace, func() { cancel(errShutdown) })
+		time.AfterFunc(l.Grace, icancel)
+		time.AfterFunc(2*l.Grace, pcancel)
 	})
-	return ictx, func() {
+	return ictx, pctx, func() {
 		stop()
-		dcancel()
-		cancel(nil)
-	}
-}
-
-// postContext is the context an invocation's result is posted in: ctx, except that a shutdown
-// leaves it until 2×Grace after ctx ended (Grace for the worker, then Grace for the post).
-func (l *Loop) postContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	pctx, cancel := context.WithCancel(context.WithoutCancel(ctx))
-	stop := context.AfterFunc(ctx, func() { time.AfterFunc(2*l.Grace, cancel) })
-	return pctx, func() {
-		stop()
-		cancel()
+		icancel()
+		pcancel()
 	}
 }
 

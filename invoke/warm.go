@@ -6,10 +6,13 @@ import (
 	"go.uber.org/zap"
 )
 
-// warming is a Worker.Start running in the background.
+// warming runs Worker.Start in the background. Its context lives until a start is abandoned, so
+// that a warm worker costs no new context per invocation.
 type warming struct {
-	done   chan error
-	cancel context.CancelFunc
+	ctx     context.Context
+	cancel  context.CancelFunc
+	done    chan error
+	running bool // a Start has not been waited for yet
 }
 
 // warm makes sure the worker is being made warm while the loop waits for the next invocation: a
@@ -17,13 +20,16 @@ type warming struct {
 // the restart is not added to the invocation that failed (the Runtime API counts it done only
 // when the runtime asks for the next one). A start already in progress goes on.
 func (l *Loop) warm(ctx context.Context) {
-	if l.starting != nil {
-		return
+	w := l.starting
+	if w == nil || w.ctx.Err() != nil {
+		sctx, cancel := context.WithCancel(ctx)
+		w = &warming{ctx: sctx, cancel: cancel, done: make(chan error, 1)}
+		l.starting = w
 	}
-	sctx, cancel := context.WithCancel(ctx)
-	w := &warming{done: make(chan error, 1), cancel: cancel}
-	go func() { w.done <- l.Worker.Start(sctx) }()
-	l.starting = w
+	if !w.running {
+		w.running = true
+		go func() { w.done <- l.Worker.Start(w.ctx) }()
+	}
 }
 
 // awaitWarm waits for the start in progress, if any, and reports true once it ended. A worker
@@ -33,10 +39,10 @@ func (l *Loop) warm(ctx context.Context) {
 // invocation timed out.
 func (l *Loop) awaitWarm(ctx, ictx context.Context) bool {
 	w := l.starting
-	if w == nil {
+	if w == nil || !w.running {
 		return true
 	}
-	l.starting = nil
+	w.running = false
 	var err error
 	select {
 	case err = <-w.done:
@@ -48,7 +54,6 @@ func (l *Loop) awaitWarm(ctx, ictx context.Context) bool {
 			return false
 		}
 	}
-	w.cancel()
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return false // cut short by the shutdown: no new worker for the grace
@@ -60,9 +65,13 @@ func (l *Loop) awaitWarm(ctx, ictx context.Context) bool {
 
 // stopWarming abandons a start in progress and waits until it returned.
 func (l *Loop) stopWarming() {
-	if w := l.starting; w != nil {
-		l.starting = nil
-		w.cancel()
+	w := l.starting
+	if w == nil {
+		return
+	}
+	l.starting = nil
+	w.cancel()
+	if w.running {
 		<-w.done
 	}
 }
