@@ -89,3 +89,46 @@ func TestRunShutdownGrace(t *testing.T) {
 		})
 	}
 }
+
+// cancelingAPI is a fakeAPI that ends Run's context (SIGTERM) as it hands out invocation `at`.
+type cancelingAPI struct {
+	*fakeAPI
+	at     int
+	cancel func()
+	calls  int
+}
+
+func (c *cancelingAPI) Next(ctx context.Context) (*protocol.Invocation, error) {
+	inv, err := c.fakeAPI.Next(ctx)
+	if c.calls++; c.calls == c.at {
+		c.cancel()
+	}
+	return inv, err
+}
+
+// TestRunShutdownDuringARestart: SIGTERM while the worker is being restarted for an invocation
+// ends the restart, starts no other worker during the grace, and posts the invocation's error.
+func TestRunShutdownDuringARestart(t *testing.T) {
+	h := newHarness(invocation("r1"), invocation("r2"))
+	h.loop.Grace = time.Second
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	h.loop.API = &cancelingAPI{fakeAPI: h.api, at: 2, cancel: cancel}
+	h.worker.startCtx = func(sctx context.Context, call int) error {
+		if call == 1 {
+			return nil
+		}
+		<-sctx.Done() // the restart after r1, until it is abandoned
+		return sctx.Err()
+	}
+	if err := h.loop.Run(ctx); err != nil {
+		t.Fatalf("Run = %v, want nil", err)
+	}
+	want := []string{"start", "invoke r1", "respond r1", "start", "fail r2"}
+	if got := h.rec.without("next"); !reflect.DeepEqual(got, want) {
+		t.Errorf("calls\n got %q\nwant %q", got, want)
+	}
+	if len(h.api.posts) != 2 || h.api.posts[1].ctxErr != nil || !strings.Contains(h.api.posts[1].report.Message, "shut down (SIGTERM)") {
+		t.Errorf("posts %+v, want r2's error, posted with a live context", h.api.posts)
+	}
+}
