@@ -908,7 +908,9 @@ def parse_invoke(line):
     """The Invoke of a line, None for a message that is not an invoke; raises BadInvokeLine."""
     try:
         message = _without_gc(_loads, line)
-    except ValueError as error:  # includes UnicodeDecodeError
+    except (ValueError, RuntimeError) as error:
+        # ValueError includes UnicodeDecodeError; RuntimeError (RecursionError in Python 3) is
+        # an event nested deeper than the interpreter's recursion limit, as in awslambdaric.
         raise BadInvokeLine(u'Unable to unmarshal input: %s' % _text(error),
                             _salvage_request_id(line))
     if not isinstance(message, dict) or not isinstance(message.get('id'), text_type):

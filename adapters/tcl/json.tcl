@@ -148,7 +148,11 @@ proc ::json::impl::Direct {text valueVar} {
     if {![regexp $directRE $text]} {
         return 0
     }
-    # ... and they nest as the JSON grammar says (as GrammarStatus checks).
+    # ... and they nest as the JSON grammar says (as GrammarStatus checks), within the depth its
+    # passes reach: deeper texts go to Prepare and the scanner (the passes would be slow there).
+    if {![WithinPassDepth $text]} {
+        return 0
+    }
     set skeleton $text
     set pass 0
     while {![regexp $directValueRE $skeleton]} {
@@ -218,7 +222,12 @@ proc ::json::impl::Prepare {text fmtVar stringsVar} {
             break
         }
     }
-    set status [GrammarStatus $skeleton]
+    if {[WithinPassDepth $skeleton]} {
+        set status [GrammarStatus $skeleton]
+    } else {
+        # Deeper than the passes of GrammarStatus reach: the scanner decides, in linear time.
+        set status unsure
+    }
     if {$status eq "invalid"} {
         return invalid
     }
@@ -265,6 +274,16 @@ proc ::json::impl::GrammarStatus {skeleton} {
     return unsure
 }
 
+# WithinPassDepth text -- 1 when the brackets and braces of text nest at most passDepth levels
+# deep (the most that GrammarStatus's and Direct's passes reduce), 0 when deeper or unbalanced.
+# One regular expression, run as a DFA: linear in the text, where the passes themselves take
+# seconds per megabyte on deep texts. Brackets inside strings must already be gone (Prepare's
+# skeleton) or absent (Direct's texts).
+proc ::json::impl::WithinPassDepth {text} {
+    variable depthRE
+    return [regexp $depthRE $text]
+}
+
 # Regular expressions for LexicallyValid and GrammarStatus.
 namespace eval ::json::impl {
     apply {{} {
@@ -289,6 +308,15 @@ namespace eval ::json::impl {
             set v "(?:$value|$container)"
         }
         set containerRE $container
+
+        # Text whose brackets and braces nest at most passDepth levels (22 passes of 3 levels).
+        variable passDepth 66
+        variable depthRE
+        set nested {[^][{}]*}
+        for {set level 1} {$level <= $passDepth} {incr level} {
+            set nested "(?:\[^\]\[\{\}\]|\[\[\{\]$nested\[\]\}\])*"
+        }
+        set depthRE "^$nested\$"
 
         # The same for Direct, on the text itself: a string, '"' to '"', is one token, and has
         # neither structure nor control characters in it; braces are not escaped; the only

@@ -203,6 +203,26 @@ class ProtocolTests(AdapterTestCase):
         self.assertTrue(result.reply['errorMessage'].startswith('Unable to unmarshal input: '))
         self.assert_response(worker.invoke(b'[1]'), b'[1]')
 
+    def test_deeply_nested_events_are_refused_quickly_and_the_worker_stays(self):
+        # A JSON text nested deeper than the recursion limit is Runtime.UnmarshalError, as in
+        # awslambdaric, and costs the worker nothing: the next invocation is served by it.
+        worker = self.start_ready('echo.handler')
+        pid = worker.pid
+        for depth in (1000, 100000, 500000):
+            for opener, closer in ((b'[', b']'), (b'{"a":', b'}')):
+                with self.subTest(depth=depth, opener=opener):
+                    event = opener * depth + b'1' + closer * depth
+                    started = time.monotonic()
+                    reply = self.assert_error(worker.invoke(event), 'Runtime.UnmarshalError')
+                    self.assertLess(time.monotonic() - started, 5.0)
+                    self.assertTrue(reply['errorMessage'].startswith(
+                        'Unable to unmarshal input: maximum recursion depth exceeded'), reply)
+                    self.assert_response(worker.invoke(b'[1]'), b'[1]')
+        self.assertEqual(worker.pid, pid, 'the worker must not be restarted')
+        nested = b'[' * 500 + b']' * 500
+        self.assert_response(worker.invoke(nested), nested)
+        self.assert_clean_exit(worker)
+
     def test_message_that_is_not_an_invoke_is_ignored(self):
         worker = self.start_ready('echo.handler')
         line = b'{"type":"future-message","id":"x"}\n' + harness.invoke_line('after', b'"ok"')
