@@ -3,6 +3,7 @@ package lambdaimage
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 
 	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
@@ -20,6 +21,9 @@ func WriteArchive(path, tag string, img v1.Image) (v1.Hash, error) {
 	want, err := img.Digest()
 	if err != nil {
 		return v1.Hash{}, fmt.Errorf("computing the image's digest: %w", err)
+	}
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return v1.Hash{}, err
 	}
 	tmp := path + ".tmp"
 	if err := tarball.WriteToFile(tmp, t, img); err != nil {

@@ -1,0 +1,69 @@
+# image/image.mk: Lambda container images without a Docker daemon. Included by the root Makefile;
+# see the README's "Container images" and image/README.md.
+#
+#   make image [ARCH=amd64|arm64] [BASE=ref|archive|oci-dir] [FUNCTION=dir] [HANDLER=file.func]
+#              [LANGUAGES=tcl,python2,tools] [IMAGE_OUT=dist/...tar] [IMAGE_TAG=name:tag]
+#                     writes a `docker load` archive, by default of examples/bash on the offline
+#                     base: dist/polyboot-image-$(ARCH).tar
+#   make image-base   the offline base (Debian 11 packages + AWS's emulator): dist/polyboot-base-$(ARCH).tar
+#   make image-test   the image module's tests: unit tests, the registry round trip, and the image
+#                     run in private namespaces (root) with bash, Tcl and Python 2.7 handlers
+#   make publish-image IMAGE=ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG [PUBLISH_IMAGE_ARGS=...]
+#                     builds the image as make image does, then pushes it (ECR token from the AWS CLI)
+#   make publish-image-dry-run IMAGE=...   prints what publish-image would do; pushes nothing
+
+BASE ?=
+FUNCTION ?= examples/bash
+HANDLER ?= function.handler
+LANGUAGES ?=
+IMAGE_OUT ?= $(DIST)/polyboot-image-$(ARCH).tar
+IMAGE_TAG ?= polyboot-function:latest
+IMAGE ?=
+PUBLISH_IMAGE_ARGS ?=
+
+IMAGE_BUILD := $(BUILD)/image
+IMAGE_TOOL := $(IMAGE_BUILD)/polyboot-image
+IMAGE_RIE = $(IMAGE_BUILD)/aws-lambda-rie-$(ARCH)
+IMAGE_BASE = $(DIST)/polyboot-base-$(ARCH).tar
+IMAGE_RIE_MODULE := github.com/aws/aws-lambda-runtime-interface-emulator
+
+image_comma := ,
+image_langs := $(filter-out bash,$(subst $(image_comma), ,$(LANGUAGES)))
+image_unknown := $(filter-out tcl python2 tools,$(image_langs))
+image_zips = $(foreach l,$(image_langs),$(DIST)/polyboot-$(l)-$(ARCH).zip)
+image_base_src = $(if $(BASE),$(BASE),$(IMAGE_BASE))
+
+.PHONY: image image-base image-test publish-image publish-image-dry-run
+
+$(IMAGE_TOOL): image/go.mod image/go.sum $(shell find image -name '*.go' -not -name '*_test.go')
+	mkdir -p $(IMAGE_BUILD)
+	cd image && CGO_ENABLED=0 $(GO) build -trimpath -o $(CURDIR)/$@ ./cmd/polyboot-image
+
+# AWS's emulator for the image, from the go.mod tool's module: static, for the image's ARCH.
+$(IMAGE_RIE): go.mod go.sum
+	mkdir -p $(IMAGE_BUILD)
+	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w" -o $@ $(IMAGE_RIE_MODULE)/cmd/aws-lambda-rie
+
+image-base: $(IMAGE_BASE)
+
+$(IMAGE_BASE): image/base/build-base.sh image/base/lambda-entrypoint.sh $(INTERP_COMMON) $(IMAGE_RIE) $(IMAGE_TOOL)
+	rootfs=$$(image/base/build-base.sh $(ARCH) $(IMAGE_RIE) "$$($(GO) list -m -f '{{.Dir}}' $(IMAGE_RIE_MODULE))/LICENSE"); \
+	  $(IMAGE_TOOL) base --rootfs "$$rootfs" --arch $(ARCH) --out $@ --tag polyboot-base:$(ARCH)
+
+image: layer $(image_zips) $(IMAGE_TOOL) $(if $(BASE),,$(IMAGE_BASE))
+	$(if $(image_unknown),$(error LANGUAGES: unknown $(image_unknown) (want tcl, python2, tools)))
+	$(IMAGE_TOOL) build --base '$(image_base_src)' --arch $(ARCH) --runtime $(LAYER_ZIP) \
+	  $(foreach z,$(image_zips),--layer $(z)) --function '$(FUNCTION)' --handler '$(HANDLER)' \
+	  --out $(IMAGE_OUT) --tag '$(IMAGE_TAG)'
+
+publish-image publish-image-dry-run: image
+	$(if $(IMAGE),,$(error IMAGE is not set: make $@ IMAGE=ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG))
+	$(IMAGE_TOOL) push --archive $(IMAGE_OUT) $(if $(filter %-dry-run,$@),--dry-run) $(PUBLISH_IMAGE_ARGS) '$(IMAGE)'
+
+# The tests read the zips and the base archive make built (POLYBOOT_DIST, POLYBOOT_IMAGE_BASE).
+image-test: layer layers $(IMAGE_BASE) $(IMAGE_TOOL)
+	cd image && $(GO) vet ./...
+	shellcheck -x image/base/build-base.sh image/base/lambda-entrypoint.sh
+	cd image && POLYBOOT_DIST=$(CURDIR)/$(DIST) POLYBOOT_IMAGE_BASE=$(CURDIR)/$(IMAGE_BASE) \
+	  $(GO) test -race -count=1 -timeout 10m ./...
+	$(MAKE) --no-print-directory image
