@@ -60,10 +60,19 @@ publish-image publish-image-dry-run: image
 	$(if $(IMAGE),,$(error IMAGE is not set: make $@ IMAGE=ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG))
 	$(IMAGE_TOOL) push --archive $(IMAGE_OUT) $(if $(filter %-dry-run,$@),--dry-run) $(PUBLISH_IMAGE_ARGS) '$(IMAGE)'
 
-# The tests read the zips and the base archive make built (POLYBOOT_DIST, POLYBOOT_IMAGE_BASE).
+# The image the namespace test runs: the offline base, the runtime, Tcl and Python 2.7 layers, and
+# image/imagetest/testdata/function (a bash, a Tcl and a Python 2.7 handler). Built by the tool,
+# outside the race detector, which would make compressing it ten times slower.
+IMAGE_TEST_IMAGE = $(IMAGE_BUILD)/test-image-$(ARCH).tar
+
+# The tests read the base archive and the test image make built (POLYBOOT_IMAGE_BASE,
+# POLYBOOT_TEST_IMAGE) and the Dockerfile recipe's COPY sources in dist/.
 image-test: layer layers $(IMAGE_BASE) $(IMAGE_TOOL)
 	cd image && $(GO) vet ./...
 	shellcheck -x image/base/build-base.sh image/base/lambda-entrypoint.sh
-	cd image && POLYBOOT_DIST=$(CURDIR)/$(DIST) POLYBOOT_IMAGE_BASE=$(CURDIR)/$(IMAGE_BASE) \
+	$(IMAGE_TOOL) build --base $(IMAGE_BASE) --arch $(ARCH) --runtime $(LAYER_ZIP) \
+	  --layer $(DIST)/polyboot-tcl-$(ARCH).zip --layer $(DIST)/polyboot-python2-$(ARCH).zip \
+	  --function image/imagetest/testdata/function --handler bash.handler --out $(IMAGE_TEST_IMAGE)
+	cd image && POLYBOOT_IMAGE_BASE=$(CURDIR)/$(IMAGE_BASE) POLYBOOT_TEST_IMAGE=$(CURDIR)/$(IMAGE_TEST_IMAGE) \
 	  $(GO) test -race -count=1 -timeout 10m ./...
 	$(MAKE) --no-print-directory image

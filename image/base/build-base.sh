@@ -14,7 +14,7 @@
 #
 # Manual pages, info pages, translations and documentation other than the copyright files are
 # left out; usr/share/doc/polyboot-base/PACKAGES records the exact package versions.
-# shellcheck source=../../layer/interpreters/common.sh
+# shellcheck source=layer/interpreters/common.sh source-path=SCRIPTDIR/../..
 source "$(dirname "${BASH_SOURCE[0]}")/../../layer/interpreters/common.sh"
 
 PKGS=(libc6 libgcc-s1 gcc-10-base bash libtinfo6 coreutils libacl1 libattr1 libgmp10 libselinux1

@@ -4,32 +4,15 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"reflect"
 	"runtime"
 	"strings"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/v1/types"
+
 	"github.com/polyboot/polyboot/image/lambdaimage"
 )
-
-// handlers are the function's files: one handler per language, each reporting what answered.
-var handlers = map[string]string{
-	// PID 1 must be the emulator the entrypoint exec'd; the CA bundle must be at Amazon Linux's path.
-	"bash.sh": `handler() {
-  local init ca=no
-  read -r -d '' init </proc/1/cmdline || true
-  [[ -s /etc/pki/tls/certs/ca-bundle.crt ]] && ca=yes
-  printf '{"lang":"bash","version":"%s","pid1":"%s","ca":"%s","event":%s}' "${BASH_VERSINFO[0]}.${BASH_VERSINFO[1]}" "$init" "$ca" "$1"
-}
-`,
-	"tcl.tcl": `proc handler {event context} {
-    return "{\"lang\":\"tcl\",\"version\":\"[info tclversion]\",\"exe\":\"[info nameofexecutable]\",\"event\":[dict get $context event_json]}"
-}
-`,
-	"py.py": `import json, sys
-def handler(event, context):
-    return {"lang": "python2", "version": "%d.%d" % sys.version_info[:2], "exe": sys.executable, "event": event}
-`,
-}
 
 // reply is what each handler answers.
 type reply struct {
@@ -41,33 +24,10 @@ func TestImageRunsInNamespaces(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("*** NOT RUN: needs root (mount, PID and network namespaces, chroot) ***")
 	}
-	arch := runtime.GOARCH
-	dist := requireEnv(t, "POLYBOOT_DIST")
-	basePath := requireEnv(t, "POLYBOOT_IMAGE_BASE")
-	fn := t.TempDir()
-	for name, src := range handlers {
-		if err := os.WriteFile(filepath.Join(fn, name), []byte(src), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	base, err := lambdaimage.LoadBase(basePath, arch)
+	// The image make image-test built with polyboot-image from the offline base, the runtime, Tcl
+	// and Python 2.7 layers and testdata/function, whose CMD is bash.handler.
+	img, err := lambdaimage.ReadArchive(requireEnv(t, "POLYBOOT_TEST_IMAGE"))
 	if err != nil {
-		t.Fatal(err)
-	}
-	img, err := lambdaimage.Build(lambdaimage.Options{
-		Base: base, Arch: arch, Runtime: requireFile(t, dist, "polyboot-"+arch+".zip"),
-		Layers:   []string{requireFile(t, dist, "polyboot-tcl-"+arch+".zip"), requireFile(t, dist, "polyboot-python2-"+arch+".zip")},
-		Function: fn, Handler: "bash.handler", Epoch: lambdaimage.DefaultEpoch,
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	// As a user would: write the archive, read it back, unpack it.
-	archive := filepath.Join(t.TempDir(), "image.tar")
-	if _, err := lambdaimage.WriteArchive(archive, "polyboot-test:latest", img); err != nil {
-		t.Fatal(err)
-	}
-	if img, err = lambdaimage.ReadArchive(archive); err != nil {
 		t.Fatal(err)
 	}
 	root := filepath.Join(t.TempDir(), "rootfs")
@@ -109,6 +69,35 @@ func TestImageRunsInNamespaces(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// The configuration a registry and Lambda read from the image make image-test built.
+func TestImageConfig(t *testing.T) {
+	img, err := lambdaimage.ReadArchive(requireEnv(t, "POLYBOOT_TEST_IMAGE"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m, err := img.Manifest()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.MediaType != types.DockerManifestSchema2 || m.Config.MediaType != types.DockerConfigJSON || len(m.Layers) != 5 {
+		t.Errorf("manifest %s, config %s, %d layers (want base, runtime, Tcl, Python 2.7, function)", m.MediaType, m.Config.MediaType, len(m.Layers))
+	}
+	for i, l := range m.Layers {
+		if l.MediaType != types.DockerLayer {
+			t.Errorf("layer %d: %s", i, l.MediaType)
+		}
+	}
+	cf, err := img.ConfigFile()
+	if err != nil {
+		t.Fatal(err)
+	}
+	c := cf.Config
+	if cf.OS != "linux" || cf.Architecture != runtime.GOARCH || !reflect.DeepEqual(c.Entrypoint, []string{"/lambda-entrypoint.sh"}) ||
+		!reflect.DeepEqual(c.Cmd, []string{"bash.handler"}) || c.WorkingDir != "/var/task" || !reflect.DeepEqual(c.Env, lambdaimage.LambdaEnv()) {
+		t.Errorf("config: %s/%s entrypoint %q cmd %q dir %q env %q", cf.OS, cf.Architecture, c.Entrypoint, c.Cmd, c.WorkingDir, c.Env)
 	}
 }
 
@@ -154,13 +143,4 @@ func requireEnv(t *testing.T, name string) string {
 		t.Fatalf("%s is not set: run these tests with make image-test (it builds the layers and the base first)", name)
 	}
 	return v
-}
-
-func requireFile(t *testing.T, dir, name string) string {
-	t.Helper()
-	p := filepath.Join(dir, name)
-	if _, err := os.Stat(p); err != nil {
-		t.Fatalf("%s: %v (make layer layers builds it)", p, err)
-	}
-	return p
 }
