@@ -69,7 +69,7 @@ IMAGE_TEST_IMAGE = $(IMAGE_BUILD)/test-image-$(ARCH).tar
 # POLYBOOT_TEST_IMAGE) and the Dockerfile recipe's COPY sources in dist/.
 image-test: layer layers $(IMAGE_BASE) $(IMAGE_TOOL)
 	cd image && $(GO) vet ./...
-	shellcheck -x image/base/build-base.sh image/base/lambda-entrypoint.sh
+	shellcheck -x image/base/build-base.sh image/base/lambda-entrypoint.sh image/imagetest/testdata/function/bash.sh
 	$(IMAGE_TOOL) build --base $(IMAGE_BASE) --arch $(ARCH) --runtime $(LAYER_ZIP) \
 	  --layer $(DIST)/polyboot-tcl-$(ARCH).zip --layer $(DIST)/polyboot-python2-$(ARCH).zip \
 	  --function image/imagetest/testdata/function --handler bash.handler --out $(IMAGE_TEST_IMAGE)

@@ -1,3 +1,6 @@
+# shellcheck shell=bash
+# The bash handler of the image test: reports bash's version, PID 1 of the container (the emulator
+# the entrypoint exec'd), whether the CA bundle is at Amazon Linux's path, and the event.
 handler() {
   local init ca=no
   read -r -d '' init </proc/1/cmdline || true
