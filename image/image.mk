@@ -47,7 +47,7 @@ $(IMAGE_RIE): go.mod go.sum
 image-base: $(IMAGE_BASE)
 
 $(IMAGE_BASE): image/base/build-base.sh image/base/lambda-entrypoint.sh $(INTERP_COMMON) $(IMAGE_RIE) $(IMAGE_TOOL)
-	rootfs=$$(image/base/build-base.sh $(ARCH) $(IMAGE_RIE) "$$($(GO) list -m -f '{{.Dir}}' $(IMAGE_RIE_MODULE))/LICENSE"); \
+	rootfs=$$(image/base/build-base.sh $(ARCH) $(IMAGE_RIE) "$$($(GO) list -m -f '{{.Dir}}' $(IMAGE_RIE_MODULE))"); \
 	  $(IMAGE_TOOL) base --rootfs "$$rootfs" --arch $(ARCH) --out $@ --tag polyboot-base:$(ARCH)
 
 image: layer $(image_zips) $(IMAGE_TOOL) $(if $(BASE),,$(IMAGE_BASE))

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# build-base.sh ARCH RIE [RIE_LICENSE]: lays out the root file system of polyboot's offline base
+# build-base.sh ARCH RIE [RIE_MODULE_DIR]: lays out the root file system of polyboot's offline base
 # image in build/image/base-ARCH/rootfs, from Debian 11 packages fetched with the private apt
 # configuration of the interpreter layers (layer/interpreters/common.sh), and prints its path.
 # `polyboot-image base` then makes it an image (make image-base does both).
@@ -9,7 +9,9 @@
 #   coreutils (+ libacl1, libattr1, libgmp10, libselinux1, libpcre2-8-0)
 #   ca-certificates, base-files         Mozilla's CA bundle at /etc/ssl/certs/ca-certificates.crt
 #                                       and at Amazon Linux's /etc/pki/tls/certs/ca-bundle.crt
-#   /usr/local/bin/aws-lambda-rie       AWS's Runtime Interface Emulator (RIE, built by make)
+#   /usr/local/bin/aws-lambda-rie       AWS's Runtime Interface Emulator (RIE, built by make); its
+#                                       LICENSE, NOTICE and THIRD-PARTY-LICENSES.md from its module
+#                                       (RIE_MODULE_DIR) in usr/share/doc/aws-lambda-rie/
 #   /lambda-entrypoint.sh               image/base/lambda-entrypoint.sh
 #
 # Manual pages, info pages, translations and documentation other than the copyright files are
@@ -66,9 +68,9 @@ system_files() {
 }
 
 main() {
-	[[ $# -ge 2 ]] || die "usage: $0 ARCH RIE [RIE_LICENSE]"
+	[[ $# -ge 2 ]] || die "usage: $0 ARCH RIE [RIE_MODULE_DIR]"
 	set_arch "$1"
-	local rie="$2" license="${3:-}" root="$IMAGE_BUILD/base-$1/rootfs" pkg
+	local rie="$2" module="${3:-}" root="$IMAGE_BUILD/base-$1/rootfs" pkg f
 	[[ -x "$rie" ]] || die "$rie: no emulator binary (make image-base builds it)"
 	lock_cache
 	apt_setup
@@ -85,8 +87,11 @@ main() {
 	ca_bundle "$root"
 	system_files "$root"
 	install -m 0755 "$rie" "$root/usr/local/bin/aws-lambda-rie"
-	if [[ -n "$license" ]]; then
-		install -D -m 0644 "$license" "$root/usr/share/doc/aws-lambda-rie/LICENSE"
+	if [[ -n "$module" ]]; then
+		[[ -f "$module/LICENSE" ]] || die "no LICENSE in $module"
+		for f in LICENSE NOTICE THIRD-PARTY-LICENSES.md; do
+			[[ ! -f "$module/$f" ]] || install -D -m 0644 "$module/$f" "$root/usr/share/doc/aws-lambda-rie/$f"
+		done
 	fi
 	install -m 0755 "$BASE_SRC/lambda-entrypoint.sh" "$root/lambda-entrypoint.sh"
 	install -D -m 0644 "$root.versions" "$root/usr/share/doc/polyboot-base/PACKAGES"
