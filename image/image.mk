@@ -56,8 +56,13 @@ image: layer $(image_zips) $(IMAGE_TOOL) $(if $(BASE),,$(IMAGE_BASE))
 	  $(foreach z,$(image_zips),--layer $(z)) --function '$(FUNCTION)' --handler '$(HANDLER)' \
 	  --out $(IMAGE_OUT) --tag '$(IMAGE_TAG)'
 
+ifneq ($(filter publish-image publish-image-dry-run,$(MAKECMDGOALS)),)
+ifeq ($(IMAGE),)
+$(error IMAGE is not set: make publish-image IMAGE=ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG)
+endif
+endif
+
 publish-image publish-image-dry-run: image
-	$(if $(IMAGE),,$(error IMAGE is not set: make $@ IMAGE=ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO:TAG))
 	$(IMAGE_TOOL) push --archive $(IMAGE_OUT) $(if $(filter %-dry-run,$@),--dry-run) $(PUBLISH_IMAGE_ARGS) '$(IMAGE)'
 
 # The image the namespace test runs: the offline base, the runtime, Tcl and Python 2.7 layers, and

@@ -20,7 +20,7 @@ func TestLoadBase(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, arch := range []string{"amd64", "arm64"} {
-		img, err := BaseFromRootfs(fx.rootfs, arch, DefaultEpoch)
+		img, err := BaseFromRootfs(fx.rootfs, arch, DefaultEpoch())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -44,7 +44,7 @@ func TestLoadBase(t *testing.T) {
 			t.Errorf("%s (%s) gave %s, want %s", tt.src, tt.arch, got, want)
 		}
 		// And an image built on it keeps its layers and entrypoint.
-		built, err := Build(Options{Base: img, Arch: tt.arch, Runtime: fx.runtime, Function: fx.function, Handler: "h.h", Epoch: DefaultEpoch})
+		built, err := Build(Options{Base: img, Arch: tt.arch, Runtime: fx.runtime, Function: fx.function, Handler: "h.h", Epoch: DefaultEpoch()})
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -36,7 +36,7 @@ func LambdaEnv() []string {
 
 // DefaultEpoch is the time every layer entry and the image's creation date get when
 // SOURCE_DATE_EPOCH is not set: 2021-01-01T00:00:00Z, as the layer zips.
-var DefaultEpoch = time.Unix(1609459200, 0).UTC()
+func DefaultEpoch() time.Time { return time.Unix(1609459200, 0).UTC() }
 
 // Options is what Build makes an image of.
 type Options struct {

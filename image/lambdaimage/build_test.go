@@ -74,7 +74,7 @@ func TestLayerContents(t *testing.T) {
 	for i, l := range layers {
 		var got []string
 		for _, h := range layerHeaders(t, l) {
-			if !h.ModTime.Equal(DefaultEpoch) || h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
+			if !h.ModTime.Equal(DefaultEpoch()) || h.Uid != 0 || h.Gid != 0 || h.Uname != "" || h.Gname != "" {
 				t.Errorf("layer %d: %s has time %v, owner %d:%d (%q:%q)", i, h.Name, h.ModTime, h.Uid, h.Gid, h.Uname, h.Gname)
 			}
 			if h.Linkname != "" {
@@ -132,7 +132,7 @@ func TestConfigAsLambdaReadsIt(t *testing.T) {
 			if !reflect.DeepEqual(c.Env, LambdaEnv()) {
 				t.Errorf("env %q, want %q", c.Env, LambdaEnv())
 			}
-			if !cf.Created.Time.Equal(DefaultEpoch) || len(cf.History) != 4 || len(cf.RootFS.DiffIDs) != 4 {
+			if !cf.Created.Time.Equal(DefaultEpoch()) || len(cf.History) != 4 || len(cf.RootFS.DiffIDs) != 4 {
 				t.Errorf("created %v, %d history entries, %d diff ids", cf.Created, len(cf.History), len(cf.RootFS.DiffIDs))
 			}
 			m, err := img.Manifest()
@@ -153,11 +153,11 @@ func TestConfigAsLambdaReadsIt(t *testing.T) {
 
 func TestBuildRefuses(t *testing.T) {
 	fx := newFixture(t)
-	base, err := BaseFromRootfs(fx.rootfs, "amd64", DefaultEpoch)
+	base, err := BaseFromRootfs(fx.rootfs, "amd64", DefaultEpoch())
 	if err != nil {
 		t.Fatal(err)
 	}
-	ok := Options{Base: base, Arch: "amd64", Runtime: fx.runtime, Function: fx.function, Handler: "function.handler", Epoch: DefaultEpoch}
+	ok := Options{Base: base, Arch: "amd64", Runtime: fx.runtime, Function: fx.function, Handler: "function.handler", Epoch: DefaultEpoch()}
 	tests := []struct {
 		name string
 		edit func(*Options)

@@ -100,12 +100,12 @@ func newFixture(t *testing.T) fixture {
 
 func (fx fixture) build(t *testing.T, arch string) v1.Image {
 	t.Helper()
-	base, err := BaseFromRootfs(fx.rootfs, arch, DefaultEpoch)
+	base, err := BaseFromRootfs(fx.rootfs, arch, DefaultEpoch())
 	if err != nil {
 		t.Fatal(err)
 	}
 	img, err := Build(Options{Base: base, Arch: arch, Runtime: fx.runtime, Layers: []string{fx.tcl},
-		Function: fx.function, Handler: "function.handler", Epoch: DefaultEpoch})
+		Function: fx.function, Handler: "function.handler", Epoch: DefaultEpoch()})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -16,14 +16,14 @@ import (
 func TestUnpackAppliesWhiteouts(t *testing.T) {
 	lower, err := Layer([]Entry{
 		file("etc/keep", "keep"), file("etc/secret", "lower"), file("data/old", "old"), file("bin/tool", "x"),
-	}, DefaultEpoch)
+	}, DefaultEpoch())
 	if err != nil {
 		t.Fatal(err)
 	}
 	upper, err := Layer([]Entry{
 		file("etc/.wh.secret", ""), file("data/.wh..wh..opq", ""), file("data/new", "new"),
 		Symlink("bin/link", "tool"),
-	}, DefaultEpoch)
+	}, DefaultEpoch())
 	if err != nil {
 		t.Fatal(err)
 	}

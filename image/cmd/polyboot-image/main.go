@@ -59,7 +59,7 @@ func (l *listFlag) Set(v string) error { *l = append(*l, v); return nil }
 func epoch() (time.Time, error) {
 	s := os.Getenv("SOURCE_DATE_EPOCH")
 	if s == "" {
-		return lambdaimage.DefaultEpoch, nil
+		return lambdaimage.DefaultEpoch(), nil
 	}
 	n, err := strconv.ParseInt(s, 10, 64)
 	if err != nil {
