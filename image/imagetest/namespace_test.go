@@ -1,7 +1,6 @@
 package imagetest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -13,7 +12,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -104,7 +102,7 @@ func loopbackUp() error {
 // container is one running container.
 type container struct {
 	cmd    *exec.Cmd
-	logs   *syncBuffer
+	log    string // the container's output, a file
 	netns  string // /proc/PID/ns/net
 	client *http.Client
 }
@@ -123,10 +121,15 @@ func start(t *testing.T, cfg v1.Config, root string, cmd ...string) *container {
 	if err != nil {
 		t.Fatal(err)
 	}
-	c := &container{logs: &syncBuffer{}}
+	c := &container{log: filepath.Join(t.TempDir(), "container.log")}
+	logFile, err := os.Create(c.log)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer logFile.Close() // the container has its own copy
 	c.cmd = exec.Command(self)
 	c.cmd.Env = []string{helperEnv + "=" + string(spec)}
-	c.cmd.Stdout, c.cmd.Stderr = c.logs, c.logs
+	c.cmd.Stdout, c.cmd.Stderr = logFile, logFile
 	c.cmd.SysProcAttr = &syscall.SysProcAttr{
 		Cloneflags: syscall.CLONE_NEWNS | syscall.CLONE_NEWPID | syscall.CLONE_NEWNET,
 		Pdeathsig:  syscall.SIGKILL,
@@ -139,7 +142,7 @@ func start(t *testing.T, cfg v1.Config, root string, cmd ...string) *container {
 		_ = c.cmd.Process.Kill()
 		_ = c.cmd.Wait()
 		if t.Failed() {
-			t.Logf("container output:\n%s", c.logs.String())
+			t.Logf("container output:\n%s", c.logs())
 		}
 	})
 	c.netns = fmt.Sprintf("/proc/%d/ns/net", c.cmd.Process.Pid)
@@ -203,7 +206,7 @@ func (c *container) waitListening(t *testing.T) {
 			return
 		}
 		if c.cmd.ProcessState != nil || time.Now().After(deadline) {
-			t.Fatalf("nothing listens on port 8080 in the container: %v\n%s", err, c.logs.String())
+			t.Fatalf("nothing listens on port 8080 in the container: %v\n%s", err, c.logs())
 		}
 	}
 }
@@ -213,7 +216,7 @@ func (c *container) invoke(t *testing.T, event string) (int, []byte) {
 	t.Helper()
 	resp, err := c.client.Post("http://127.0.0.1:8080/2015-03-31/functions/function/invocations", "application/json", strings.NewReader(event))
 	if err != nil {
-		t.Fatalf("invoke: %v\n%s", err, c.logs.String())
+		t.Fatalf("invoke: %v\n%s", err, c.logs())
 	}
 	defer resp.Body.Close()
 	body, err := io.ReadAll(resp.Body)
@@ -223,20 +226,11 @@ func (c *container) invoke(t *testing.T, event string) (int, []byte) {
 	return resp.StatusCode, body
 }
 
-// syncBuffer is a bytes.Buffer safe for a process's output and a test's reads at once.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
+// logs is what the container printed so far.
+func (c *container) logs() string {
+	data, err := os.ReadFile(c.log)
+	if err != nil {
+		return err.Error()
+	}
+	return string(data)
 }
