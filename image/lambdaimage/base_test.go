@@ -4,9 +4,13 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/google/go-containerregistry/pkg/name"
 	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/empty"
 	"github.com/google/go-containerregistry/pkg/v1/layout"
+	"github.com/google/go-containerregistry/pkg/v1/mutate"
+	"github.com/google/go-containerregistry/pkg/v1/remote"
+	"github.com/google/go-containerregistry/pkg/v1/types"
 )
 
 // LoadBase reads an OCI image layout (picking the image of the asked architecture) and a docker
@@ -67,5 +71,42 @@ func TestLoadBase(t *testing.T) {
 		} else {
 			t.Log(err)
 		}
+	}
+}
+
+// A base given by reference is pulled from its registry, the architecture's image picked from a
+// multi-platform index, as from public.ecr.aws/lambda/provided:al2023 (here: a registry on
+// loopback).
+func TestLoadBaseFromRegistry(t *testing.T) {
+	fx := newFixture(t)
+	host, _ := localRegistry(t, "")
+	idx := mutate.IndexMediaType(empty.Index, types.OCIImageIndex)
+	images := map[string]v1.Image{}
+	for _, arch := range []string{"amd64", "arm64"} {
+		img, err := BaseFromRootfs(fx.rootfs, arch, DefaultEpoch())
+		if err != nil {
+			t.Fatal(err)
+		}
+		images[arch] = img
+		idx = mutate.AppendManifests(idx, mutate.IndexAddendum{Add: img, Descriptor: v1.Descriptor{Platform: &v1.Platform{OS: "linux", Architecture: arch}}})
+	}
+	ref, err := name.ParseReference(host + "/lambda/provided:al2023")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := remote.WriteIndex(ref, idx); err != nil {
+		t.Fatal(err)
+	}
+	for arch, want := range images {
+		img, err := LoadBase(ref.String(), arch)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := digest(t, img); got != digest(t, want) {
+			t.Errorf("%s: pulled %s, want %s", arch, got, digest(t, want))
+		}
+	}
+	if _, err := LoadBase(host+"/lambda/none:latest", "amd64"); err == nil {
+		t.Error("pulled an image that is not there")
 	}
 }
