@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	v1 "github.com/google/go-containerregistry/pkg/v1"
 	"github.com/google/go-containerregistry/pkg/v1/types"
 
 	"github.com/polyboot/polyboot/image/lambdaimage"
@@ -70,6 +71,29 @@ func TestImageRunsInNamespaces(t *testing.T) {
 			}
 		})
 	}
+	testEntrypoint(t, cf.Config, root)
+}
+
+// testEntrypoint checks /lambda-entrypoint.sh's other two paths: the handler missing (exit 142,
+// AWS's code) and AWS_LAMBDA_RUNTIME_API set, as on Lambda, where the runtime runs alone (no
+// emulator: it reaches for the API at that address, finds nothing there, and exits 1).
+func testEntrypoint(t *testing.T, cfg v1.Config, root string) {
+	t.Run("no handler", func(t *testing.T) {
+		c := start(t, cfg, root, "a.handler", "b.handler")
+		if code := c.exitCode(t); code != 142 || !strings.Contains(c.logs(), "entrypoint requires the handler name") {
+			t.Fatalf("exit %d:\n%s", code, c.logs())
+		}
+	})
+	t.Run("on Lambda", func(t *testing.T) {
+		onLambda := cfg
+		onLambda.Env = append(append([]string(nil), cfg.Env...), "AWS_LAMBDA_RUNTIME_API=127.0.0.1:9")
+		c := start(t, onLambda, root)
+		code := c.exitCode(t)
+		logs := c.logs()
+		if code != 1 || !strings.Contains(logs, "http://127.0.0.1:9/2018-06-01/runtime/invocation/next") || strings.Contains(logs, "(rapid)") {
+			t.Fatalf("exit %d:\n%s", code, logs)
+		}
+	})
 }
 
 // The configuration a registry and Lambda read from the image make image-test built.

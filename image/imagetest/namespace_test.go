@@ -211,6 +211,20 @@ func (c *container) waitListening(t *testing.T) {
 	}
 }
 
+// exitCode waits for the container's end and returns its exit status (PID 1's).
+func (c *container) exitCode(t *testing.T) int {
+	t.Helper()
+	done := make(chan error, 1)
+	go func() { done <- c.cmd.Wait() }()
+	select {
+	case <-done:
+		return c.cmd.ProcessState.ExitCode()
+	case <-time.After(30 * time.Second):
+		t.Fatalf("the container did not end:\n%s", c.logs())
+		return -1
+	}
+}
+
 // invoke posts event to the emulator's invoke URL inside the container.
 func (c *container) invoke(t *testing.T, event string) (int, []byte) {
 	t.Helper()
