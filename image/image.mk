@@ -78,6 +78,6 @@ image-test: layer layers $(IMAGE_BASE) $(IMAGE_TOOL)
 	$(IMAGE_TOOL) build --base $(IMAGE_BASE) --arch $(ARCH) --runtime $(LAYER_ZIP) \
 	  --layer $(DIST)/polyboot-tcl-$(ARCH).zip --layer $(DIST)/polyboot-python2-$(ARCH).zip \
 	  --function image/imagetest/testdata/function --handler bash.handler --out $(IMAGE_TEST_IMAGE)
-	cd image && POLYBOOT_IMAGE_BASE=$(CURDIR)/$(IMAGE_BASE) POLYBOOT_TEST_IMAGE=$(CURDIR)/$(IMAGE_TEST_IMAGE) \
+	cd image && POLYBOOT_IMAGE_ARCH=$(ARCH) POLYBOOT_IMAGE_BASE=$(CURDIR)/$(IMAGE_BASE) POLYBOOT_TEST_IMAGE=$(CURDIR)/$(IMAGE_TEST_IMAGE) \
 	  $(GO) test -race -count=1 -timeout 10m ./...
 	$(MAKE) --no-print-directory image

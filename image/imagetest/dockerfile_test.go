@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"runtime"
 	"strings"
 	"testing"
 
@@ -64,8 +63,8 @@ func TestDockerfileRecipe(t *testing.T) {
 				}
 				copiedToTask = copiedToTask || c.DestPath == "/var/task/"
 				for _, src := range c.SourcePaths {
-					// BuildKit sets TARGETARCH to the image's architecture: this machine's here.
-					p := filepath.Join(repo, strings.ReplaceAll(src, "${TARGETARCH}", runtime.GOARCH))
+					// BuildKit sets TARGETARCH to the image's architecture.
+					p := filepath.Join(repo, strings.ReplaceAll(src, "${TARGETARCH}", imageArch()))
 					if _, err := os.Stat(p); err != nil {
 						t.Errorf("COPY source %s: %v (make layer layers builds the zips)", src, err)
 					}

@@ -25,6 +25,9 @@ func TestImageRunsInNamespaces(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Skip("*** NOT RUN: needs root (mount, PID and network namespaces, chroot) ***")
 	}
+	if imageArch() != runtime.GOARCH {
+		t.Skipf("*** NOT RUN: this %s machine cannot run %s images ***", runtime.GOARCH, imageArch())
+	}
 	// The image make image-test built with polyboot-image from the offline base, the runtime, Tcl
 	// and Python 2.7 layers and testdata/function, whose CMD is bash.handler.
 	img, err := lambdaimage.ReadArchive(requireEnv(t, "POLYBOOT_TEST_IMAGE"))
@@ -119,7 +122,7 @@ func TestImageConfig(t *testing.T) {
 		t.Fatal(err)
 	}
 	c := cf.Config
-	if cf.OS != "linux" || cf.Architecture != runtime.GOARCH || !reflect.DeepEqual(c.Entrypoint, []string{"/lambda-entrypoint.sh"}) ||
+	if cf.OS != "linux" || cf.Architecture != imageArch() || !reflect.DeepEqual(c.Entrypoint, []string{"/lambda-entrypoint.sh"}) ||
 		!reflect.DeepEqual(c.Cmd, []string{"bash.handler"}) || c.WorkingDir != "/var/task" || !reflect.DeepEqual(c.Env, lambdaimage.LambdaEnv()) {
 		t.Errorf("config: %s/%s entrypoint %q cmd %q dir %q env %q", cf.OS, cf.Architecture, c.Entrypoint, c.Cmd, c.WorkingDir, c.Env)
 	}
@@ -127,7 +130,7 @@ func TestImageConfig(t *testing.T) {
 
 // The offline base holds what it promises and nothing of the machine's.
 func TestOfflineBase(t *testing.T) {
-	img, err := lambdaimage.LoadBase(requireEnv(t, "POLYBOOT_IMAGE_BASE"), runtime.GOARCH)
+	img, err := lambdaimage.LoadBase(requireEnv(t, "POLYBOOT_IMAGE_BASE"), imageArch())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -158,6 +161,15 @@ func TestOfflineBase(t *testing.T) {
 	if info, err := os.Stat(filepath.Join(root, "tmp")); err != nil || info.Mode().Perm() != 0o777 || info.Mode()&os.ModeSticky == 0 {
 		t.Errorf("/tmp: %v %v, want 1777", info.Mode(), err)
 	}
+}
+
+// imageArch is the architecture of the images under test: POLYBOOT_IMAGE_ARCH (make's ARCH), else
+// this machine's.
+func imageArch() string {
+	if a := os.Getenv("POLYBOOT_IMAGE_ARCH"); a != "" {
+		return a
+	}
+	return runtime.GOARCH
 }
 
 func requireEnv(t *testing.T, name string) string {
