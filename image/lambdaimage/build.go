@@ -21,8 +21,8 @@ const (
 )
 
 // LambdaEnv is the environment AWS's Lambda base images set in their configuration, in their
-// order (aws/aws-lambda-base-images, the Dockerfile of each image: ENV LANG, TZ, PATH,
-// LD_LIBRARY_PATH, LAMBDA_TASK_ROOT, LAMBDA_RUNTIME_DIR).
+// order (aws/aws-lambda-base-images, Dockerfile.provided.al2023: ENV LANG, TZ, PATH,
+// LD_LIBRARY_PATH, LAMBDA_TASK_ROOT, LAMBDA_RUNTIME_DIR; the other images' are the same).
 func LambdaEnv() []string {
 	return []string{
 		"LANG=en_US.UTF-8",
