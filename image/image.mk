@@ -32,6 +32,9 @@ image_langs := $(filter-out bash,$(subst $(image_comma), ,$(LANGUAGES)))
 image_unknown := $(filter-out tcl python2 tools,$(image_langs))
 image_zips = $(foreach l,$(image_langs),$(DIST)/polyboot-$(l)-$(ARCH).zip)
 image_base_src = $(if $(BASE),$(BASE),$(IMAGE_BASE))
+ifneq ($(image_unknown),)
+$(error LANGUAGES: unknown $(image_unknown) (want tcl, python2, tools))
+endif
 
 .PHONY: image image-base image-test publish-image publish-image-dry-run
 
@@ -51,7 +54,6 @@ $(IMAGE_BASE): image/base/build-base.sh image/base/lambda-entrypoint.sh $(INTERP
 	  $(IMAGE_TOOL) base --rootfs "$$rootfs" --arch $(ARCH) --out $@ --tag polyboot-base:$(ARCH)
 
 image: layer $(image_zips) $(IMAGE_TOOL) $(if $(BASE),,$(IMAGE_BASE))
-	$(if $(image_unknown),$(error LANGUAGES: unknown $(image_unknown) (want tcl, python2, tools)))
 	$(IMAGE_TOOL) build --base '$(image_base_src)' --arch $(ARCH) --runtime $(LAYER_ZIP) \
 	  $(foreach z,$(image_zips),--layer $(z)) --function '$(FUNCTION)' --handler '$(HANDLER)' \
 	  --out $(IMAGE_OUT) --tag '$(IMAGE_TAG)'

@@ -151,6 +151,7 @@ func assemble(base v1.Image, adds []mutate.Addendum, arch string, epoch time.Tim
 		history = append(history, bcf.History...)
 	}
 	for _, a := range adds {
+		// The base's layers came with its history above; ours carry their own entry.
 		if a.History.Comment == "polyboot-image" {
 			history = append(history, a.History)
 		}
