@@ -55,6 +55,7 @@ stop:
 test: fmt-check vet layer layers
 	POLYBOOT_LAYER_ZIP=$(CURDIR)/$(LAYER_ZIP) $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory layers-test
+	$(MAKE) --no-print-directory image-test
 
 ## soak: 10,000 invocations under the emulator; prints the bootstrap's RSS and open fds (make test runs 2,000)
 soak: layer
@@ -70,4 +71,4 @@ fmt-check:
 clean: stop
 	rm -rf $(BUILD) $(DIST)
 
--include layer/interpreters.mk bench/bench.mk layer/publish.mk
+-include layer/interpreters.mk bench/bench.mk layer/publish.mk image/image.mk
