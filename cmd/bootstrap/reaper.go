@@ -1,0 +1,19 @@
+package main
+
+import (
+	"go.uber.org/zap"
+
+	"github.com/polyboot/polyboot/internal/orphans"
+	"github.com/polyboot/polyboot/supervisor"
+)
+
+// newSpawner makes the bootstrap the child subreaper of everything its workers start, and returns
+// the Spawner of its workers, whose reaper may reap every orphan: the bootstrap starts no child
+// other than workers (docs/processes.md). Call it once per process.
+func newSpawner(log *zap.Logger) *supervisor.Spawner {
+	if err := orphans.BecomeSubreaper(); err != nil {
+		// Orphans then go to init, which reaps them; they are still killed.
+		log.Warn("cannot collect the processes workers leave behind", zap.Error(err))
+	}
+	return supervisor.NewSpawnerWithReaper(orphans.New(orphans.Options{SoleParent: true}))
+}
