@@ -164,7 +164,10 @@ func TestSweep(t *testing.T) {
 			job := sleepers(m)[0]
 			res := w.end(c.end)
 			if c.survives {
-				defer func() { _ = syscall.Kill(job.pid, syscall.SIGKILL); poll(func() bool { return gone(job) || reap(job.pid) }) }()
+				defer func() {
+					_ = syscall.Kill(job.pid, syscall.SIGKILL)
+					poll(func() bool { return gone(job) || reap(job.pid) })
+				}()
 				if gone(job) {
 					t.Errorf("the untagged orphan was killed: a sole-parent rule applied without SoleParent")
 				}
