@@ -246,9 +246,11 @@ func (p *process) wait() {
 	// The SIGKILL reaches each member of the group when it next runs, a moment later; their
 	// zombies are reaped by whoever they are re-parented to (the bootstrap as a subreaper).
 	p.killGroup(syscall.SIGKILL)
-	// What escaped the group (setsid, double forks) is killed and reaped too (docs/processes.md).
-	p.orphans.Sweep()
+	// What escaped the group (setsid, double forks) is killed and reaped too, before the next
+	// worker starts, but after the death is reported (docs/processes.md).
+	p.orphans.Exited()
 	close(p.exited)
+	p.orphans.Sweep()
 }
 
 // killGroup signals the worker's whole process group.

@@ -79,7 +79,8 @@ type Reaper struct {
 
 	mu   sync.Mutex     // held across starts, sweeps and reaps
 	seq  uint64         // the last tag's sequence number
-	live map[int]*Group // every process started and not yet swept, by pid
+	live map[int]*Group // every process started that has not exited, by pid
+	dead []*Group       // processes that exited and are not swept yet
 }
 
 // Group is one worker process and what it starts, known by its tag.
@@ -146,6 +147,12 @@ func (r *Reaper) Start(cmd *exec.Cmd) (*Group, error) {
 		env = os.Environ()
 	}
 	cmd.Env = append(env[:len(env):len(env)], EnvVar+"="+g.tag)
+	// A new worker is not started beside the leftovers of a dead one, nor counted live while they
+	// are swept.
+	for _, d := range r.dead {
+		r.sweep(d)
+	}
+	r.dead = nil
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -190,19 +197,43 @@ func (g *Group) snapshotted(p proc) bool {
 	return g.snap[p.id()]
 }
 
-// Sweep kills what the worker left behind and reaps it (see the package doc). Call it once the
-// worker process has been waited for; it also ends the worker's registration as live. It is safe
-// on a nil Group.
-func (g *Group) Sweep() Result {
+// Exited records that the worker process has been waited for: it is no longer live, and the
+// Reaper's next Start sweeps its group first unless Sweep did. It is safe on a nil Group.
+func (g *Group) Exited() {
 	if g == nil {
-		return Result{}
+		return
 	}
 	r := g.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if r.live[g.pid] == g {
 		delete(r.live, g.pid)
+		r.dead = append(r.dead, g)
 	}
+}
+
+// Sweep kills what the worker left behind and reaps it (see the package doc), if that was not
+// done yet. Call it once the worker process has been waited for; it calls Exited first. It is safe
+// on a nil Group.
+func (g *Group) Sweep() Result {
+	if g == nil {
+		return Result{}
+	}
+	g.Exited()
+	r := g.r
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for i, d := range r.dead {
+		if d == g {
+			r.dead = append(r.dead[:i], r.dead[i+1:]...)
+			return r.sweep(g)
+		}
+	}
+	return Result{}
+}
+
+// sweep kills and reaps what g left behind. r.mu is held.
+func (r *Reaper) sweep(g *Group) Result {
 	var res Result
 	killed := make(map[ident]bool)
 	for pass := 0; pass < maxPasses; pass++ {
