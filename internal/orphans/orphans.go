@@ -44,6 +44,7 @@ import (
 	"os"
 	"os/exec"
 	"os/signal"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -76,6 +77,7 @@ type Reaper struct {
 	opts   Options
 	self   int
 	prefix string // every tag of this Reaper starts with it
+	off    bool   // /proc is another PID namespace's: its pids are not this process's
 
 	mu   sync.Mutex     // held across starts, sweeps and reaps
 	seq  uint64         // the last tag's sequence number
@@ -113,8 +115,9 @@ func New(o Options) *Reaper {
 		self:   os.Getpid(),
 		prefix: fmt.Sprintf("%d.%s.", os.Getpid(), hex.EncodeToString(nonce)),
 		live:   make(map[int]*Group),
+		off:    !procIsOurs(),
 	}
-	if o.SoleParent {
+	if o.SoleParent && !r.off {
 		sigs := make(chan os.Signal, 1)
 		signal.Notify(sigs, syscall.SIGCHLD)
 		go func() {
@@ -124,6 +127,17 @@ func New(o Options) *Reaper {
 		}()
 	}
 	return r
+}
+
+// Enabled reports whether the Reaper can find processes: /proc shows this process's PID
+// namespace. When it does not (a PID namespace without its own /proc mount), tags are still set
+// but nothing is killed or reaped, and the process should not become a subreaper.
+func (r *Reaper) Enabled() bool { return !r.off }
+
+// procIsOurs reports whether /proc numbers processes as this process's PID namespace does.
+func procIsOurs() bool {
+	self, err := os.Readlink("/proc/self")
+	return err == nil && self == strconv.Itoa(os.Getpid())
 }
 
 // BecomeSubreaper makes this process the child subreaper of its descendants
@@ -171,7 +185,7 @@ func (g *Group) Tag() string { return g.tag }
 // lose the tag and their parent chain. Call it before signalling the worker (or its group) to
 // end; it does nothing once the worker has exited. It is safe on a nil Group.
 func (g *Group) Snapshot() {
-	if g == nil {
+	if g == nil || g.r.off {
 		return
 	}
 	root, ok := readProc(g.pid)
@@ -235,6 +249,9 @@ func (g *Group) Sweep() Result {
 // sweep kills and reaps what g left behind. r.mu is held.
 func (r *Reaper) sweep(g *Group) Result {
 	var res Result
+	if r.off {
+		return res
+	}
 	killed := make(map[ident]bool)
 	for pass := 0; pass < maxPasses; pass++ {
 		procs, err := scan()
@@ -403,6 +420,9 @@ func (r *Reaper) ReapZombies() int {
 // by the Reaper; else, when g is set, the members of g's process group (its leader, the worker,
 // is os/exec's to wait for). r.mu is held.
 func (r *Reaper) reapZombies(g *Group) int {
+	if r.off {
+		return 0
+	}
 	procs, err := scan()
 	if err != nil {
 		return 0
