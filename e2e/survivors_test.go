@@ -10,6 +10,7 @@ import (
 	"strings"
 	"syscall"
 	"testing"
+	"time"
 )
 
 // survivorBash is a bash handler that starts a job escaping its worker's process group (ESCAPE),
@@ -195,4 +196,35 @@ func zombieChildren(pid int) []string {
 		}
 	}
 	return out
+}
+
+// TestSurvivorsShutdown: a job a handler put in a session of its own dies when the bootstrap
+// shuts down (SIGTERM), before the bootstrap exits.
+func TestSurvivorsShutdown(t *testing.T) {
+	api := newFakeAPI(t)
+	marker := fmt.Sprintf("1000.%d%09d", os.Getpid(), rand.IntN(1e9))
+	t.Cleanup(func() {
+		for _, pid := range processesWithArg(t, marker) {
+			n, _ := strconv.Atoi(pid)
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
+	})
+	task := writeTask(t, map[string]string{"function.sh": strings.Replace(survivorBash, "ESCAPE", `setsid sleep "$SURVIVOR" &`, 1)})
+	_, cmd := startBootstrap(t, api.srv.URL, function{taskDir: task, handler: "function.handler", env: []string{"SURVIVOR=" + marker}})
+	api.queue <- fakeInvocation{id: "r1", body: `{"do":"start"}`}
+	if r := api.result(t); r.kind != "response" {
+		t.Fatalf("got %+v", r)
+	}
+	if !eventually(func() bool { return len(processesWithArg(t, marker)) == 1 }) {
+		t.Fatalf("the handler's job is not running")
+	}
+	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	if code := waitExit(t, cmd, 2*time.Second); code != 0 {
+		t.Errorf("exit code %d, want 0", code)
+	}
+	if jobs := processesWithArg(t, marker); len(jobs) > 0 {
+		t.Errorf("the handler's job %v outlived the bootstrap", jobs)
+	}
 }

@@ -522,5 +522,6 @@ func (w *Worker) Close() error {
 		<-p.exited
 	}
 	w.discard(context.Background(), p)
+	p.orphans.Sweep() // returns once what the worker left behind is gone, so nothing outlives a shutdown
 	return nil
 }
