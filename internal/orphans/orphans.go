@@ -91,6 +91,7 @@ type Group struct {
 	tag   string
 	pid   int
 	start uint64
+	swept bool // guarded by r.mu
 
 	mu   sync.Mutex
 	snap map[ident]bool // descendants seen by Snapshot
@@ -163,10 +164,12 @@ func (r *Reaper) Start(cmd *exec.Cmd) (*Group, error) {
 	cmd.Env = append(env[:len(env):len(env)], EnvVar+"="+g.tag)
 	// A new worker is not started beside the leftovers of a dead one, nor counted live while they
 	// are swept.
-	for _, d := range r.dead {
-		r.sweep(d)
+	r.prune()
+	for len(r.dead) > 0 {
+		d := r.dead[0]
+		r.dead = r.dead[1:]
+		r.sweepOnce(d)
 	}
-	r.dead = nil
 	if err := cmd.Start(); err != nil {
 		return nil, err
 	}
@@ -233,25 +236,22 @@ func (g *Group) Sweep() Result {
 	if g == nil {
 		return Result{}
 	}
-	g.Exited()
 	r := g.r
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	for i, d := range r.dead {
-		if d == g {
-			r.dead = append(r.dead[:i], r.dead[i+1:]...)
-			return r.sweep(g)
-		}
+	if r.live[g.pid] == g {
+		delete(r.live, g.pid)
 	}
-	return Result{}
+	return r.sweepOnce(g)
 }
 
-// sweep kills and reaps what g left behind. r.mu is held.
-func (r *Reaper) sweep(g *Group) Result {
+// sweepOnce kills and reaps what g left behind, unless that was done. r.mu is held.
+func (r *Reaper) sweepOnce(g *Group) Result {
 	var res Result
-	if r.off {
+	if g.swept || r.off {
 		return res
 	}
+	g.swept = true
 	killed := make(map[ident]bool)
 	for pass := 0; pass < maxPasses; pass++ {
 		procs, err := scan()
@@ -275,13 +275,32 @@ func (r *Reaper) sweep(g *Group) Result {
 	return res
 }
 
+// isLive reports whether p is a process the Reaper started that has not exited (or exited and
+// waits for os/exec's Wait). r.mu is held.
+func (r *Reaper) isLive(p proc) bool {
+	g := r.live[p.pid]
+	return g != nil && g.start == p.start
+}
+
+// prune moves the processes that are gone but were not reported Exited (yet) from live to dead,
+// so that a reused pid is not taken for one of them. r.mu is held.
+func (r *Reaper) prune() {
+	for pid, g := range r.live {
+		if cur, ok := readProc(pid); !ok || cur.start != g.start {
+			delete(r.live, pid)
+			r.dead = append(r.dead, g)
+		}
+	}
+}
+
 // victims lists the live processes a sweep of g kills.
 func (r *Reaper) victims(g *Group, procs []proc) []proc {
+	r.prune()
 	protected := make(map[int]bool)
 	roots := make(map[int]bool)
 	allChildren := r.opts.SoleParent && len(r.live) == 0
 	for _, p := range procs {
-		if p.pid == r.self || p.zombie() || r.live[p.pid] != nil {
+		if p.pid == r.self || p.zombie() || r.isLive(p) {
 			protected[p.pid] = true
 			continue
 		}
@@ -429,7 +448,7 @@ func (r *Reaper) reapZombies(g *Group) int {
 	}
 	n := 0
 	for _, p := range procs {
-		if !p.zombie() || p.ppid != r.self || r.live[p.pid] != nil {
+		if !p.zombie() || p.ppid != r.self || r.isLive(p) {
 			continue
 		}
 		if r.opts.SoleParent || (g != nil && p.pgid == g.pid && p.pid != g.pid) {

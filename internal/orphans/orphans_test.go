@@ -348,3 +348,34 @@ func soleZombies(r *Reaper) string {
 	}
 	return ""
 }
+
+// TestStartSweepsFirst: a worker that exited and was not swept yet is swept before the next one
+// starts, never beside it; its own Sweep then has nothing left to do.
+func TestStartSweepsFirst(t *testing.T) {
+	r := New(Options{})
+	m := newMarker()
+	cleanUp(t, m)
+	w, err := startWorker(r, escapes["setsid"], "M="+m)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !poll(func() bool { return len(sleepers(m)) == 1 }) {
+		w.end("kill")
+		t.Fatal("the job did not start")
+	}
+	job := sleepers(m)[0]
+	w.stdin.Close()
+	_ = w.cmd.Wait()
+	w.group.Exited()
+	next, err := startWorker(r, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !gone(job) {
+		t.Errorf("the dead worker's job %d is still there when the next worker started", job.pid)
+	}
+	if res := w.group.Sweep(); res.Killed != 0 {
+		t.Errorf("the second sweep killed %d processes", res.Killed)
+	}
+	next.end("exit")
+}
