@@ -5,12 +5,15 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 // survivorBash is a bash handler that starts a job escaping its worker's process group (ESCAPE),
@@ -226,5 +229,32 @@ func TestSurvivorsShutdown(t *testing.T) {
 	}
 	if jobs := processesWithArg(t, marker); len(jobs) > 0 {
 		t.Errorf("the handler's job %v outlived the bootstrap", jobs)
+	}
+}
+
+// TestSurvivorsLocalInvoke: `bootstrap invoke` with handlers that time out leaves no job behind
+// when it exits, the last timed-out worker's included.
+func TestSurvivorsLocalInvoke(t *testing.T) {
+	marker := fmt.Sprintf("1000.%d%09d", os.Getpid(), rand.IntN(1e9))
+	t.Cleanup(func() {
+		for _, pid := range processesWithArg(t, marker) {
+			n, _ := strconv.Atoi(pid)
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
+	})
+	task := writeTask(t, map[string]string{
+		"function.sh": strings.Replace(survivorBash, "ESCAPE", `setsid sleep "$SURVIVOR" &`, 1),
+		"event.json":  `{"do":"timeout"}`,
+	})
+	cmd := exec.Command(env.layerDir+"/bootstrap", "invoke", "--handler", "function.handler", "--timeout", "300ms",
+		"--event", "event.json", "--event", "event.json", "--event", "event.json")
+	cmd.Dir = task
+	cmd.Env = append(rietest.CleanEnv(), "SURVIVOR="+marker)
+	out, err := cmd.Output()
+	if n := bytes.Count(out, []byte("Sandbox.Timedout")); n != 3 {
+		t.Fatalf("%d timeouts, want 3 (%v):\n%s", n, err, out)
+	}
+	if jobs := processesWithArg(t, marker); len(jobs) > 0 {
+		t.Errorf("the handlers' jobs %v outlived bootstrap invoke", jobs)
 	}
 }

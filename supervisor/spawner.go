@@ -72,3 +72,10 @@ func (s *Spawner) startWorker(cmd *exec.Cmd) (*orphans.Group, error) {
 	r := <-done
 	return r.group, r.err
 }
+
+// sweepDead returns once what every dead worker left behind is gone (internal/orphans).
+func (s *Spawner) sweepDead() {
+	if s != nil {
+		s.reaper.SweepDead()
+	}
+}

@@ -505,8 +505,9 @@ func (w *Worker) discard(ctx context.Context, p *process) {
 }
 
 // Close stops the worker: EOF on its channel, SIGTERM to its process group, SIGKILL after
-// StopGrace. It returns once the process is gone.
+// StopGrace. It returns once the process is gone, with what dead workers left behind.
 func (w *Worker) Close() error {
+	defer w.spawner.sweepDead() // nothing a worker left behind outlives a shutdown
 	p := w.proc
 	if p == nil {
 		return nil
@@ -522,6 +523,5 @@ func (w *Worker) Close() error {
 		<-p.exited
 	}
 	w.discard(context.Background(), p)
-	p.orphans.Sweep() // returns once what the worker left behind is gone, so nothing outlives a shutdown
 	return nil
 }

@@ -245,6 +245,20 @@ func (g *Group) Sweep() Result {
 	return r.sweepOnce(g)
 }
 
+// SweepDead sweeps every worker that exited and was not swept yet, and returns once every sweep
+// under way has ended: call it before the process exits, so that nothing a worker left behind
+// outlives it.
+func (r *Reaper) SweepDead() {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.prune()
+	for len(r.dead) > 0 {
+		d := r.dead[0]
+		r.dead = r.dead[1:]
+		r.sweepOnce(d)
+	}
+}
+
 // sweepOnce kills and reaps what g left behind, unless that was done. r.mu is held.
 func (r *Reaper) sweepOnce(g *Group) Result {
 	var res Result
