@@ -15,7 +15,9 @@
 //     process (an orphan re-parented to it, with or without a tag);
 //   - descends from any of the above;
 //
-// and never a process that carries the tag of a live worker, nor a live worker itself. It repeats
+// and never a process that carries the tag of a live worker, nor a live worker itself. A sweep
+// that [Group.Sweep] has not run yet runs before the Reaper's next Start, and [Reaper.SweepDead]
+// runs them all (before the process exits). It repeats
 // this until a pass finds nothing new (a process that forks while it is being killed is caught by
 // the next pass), then waits, up to Options.Settle, for each killed process to be gone, reaping
 // (wait4 on its own pid) those that were re-parented to this process.
