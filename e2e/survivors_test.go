@@ -113,13 +113,7 @@ func TestSurvivors(t *testing.T) {
 // checkNoSurvivors serves files, and twice runs a start invocation then an end one (timeout or
 // crash), checking after each end that no job is left, running or as a zombie.
 func checkNoSurvivors(t *testing.T, files map[string]string, env []string, end string) {
-	marker := fmt.Sprintf("1000.%d%09d", os.Getpid(), rand.IntN(1e9))
-	t.Cleanup(func() {
-		for _, pid := range processesWithArg(t, marker) {
-			n, _ := strconv.Atoi(pid)
-			_ = syscall.Kill(n, syscall.SIGKILL)
-		}
-	})
+	marker := survivorMarker(t)
 	e := startEmulator(t, function{taskDir: writeTask(t, files), handler: "function.handler", env: append(env, "SURVIVOR="+marker)})
 	wantType := map[string]string{"timeout": "Sandbox.Timedout", "crash": "Runtime.ExitError"}[end]
 	for round := 1; round <= 2; round++ {
@@ -147,6 +141,19 @@ func checkNoSurvivors(t *testing.T, files map[string]string, env []string, end s
 			t.Fatalf("round %d: after the %s, jobs left %v; zombie children of the bootstrap %v", round, end, left, zombies)
 		}
 	}
+}
+
+// survivorMarker returns a sleep time unique to this run (GNU sleep takes fractions), to tell the
+// test's jobs from any other sleep on the machine; those left when the test ends are killed.
+func survivorMarker(t *testing.T) string {
+	marker := fmt.Sprintf("1000.%d%09d", os.Getpid(), rand.IntN(1e9))
+	t.Cleanup(func() {
+		for _, pid := range processesWithArg(t, marker) {
+			n, _ := strconv.Atoi(pid)
+			_ = syscall.Kill(n, syscall.SIGKILL)
+		}
+	})
+	return marker
 }
 
 // startTimes maps each pid to its start time (/proc/<pid>/stat field 22), for the pids that exist.
@@ -205,13 +212,7 @@ func zombieChildren(pid int) []string {
 // shuts down (SIGTERM), before the bootstrap exits.
 func TestSurvivorsShutdown(t *testing.T) {
 	api := newFakeAPI(t)
-	marker := fmt.Sprintf("1000.%d%09d", os.Getpid(), rand.IntN(1e9))
-	t.Cleanup(func() {
-		for _, pid := range processesWithArg(t, marker) {
-			n, _ := strconv.Atoi(pid)
-			_ = syscall.Kill(n, syscall.SIGKILL)
-		}
-	})
+	marker := survivorMarker(t)
 	task := writeTask(t, map[string]string{"function.sh": strings.Replace(survivorBash, "ESCAPE", `setsid sleep "$SURVIVOR" &`, 1)})
 	_, cmd := startBootstrap(t, api.srv.URL, function{taskDir: task, handler: "function.handler", env: []string{"SURVIVOR=" + marker}})
 	api.queue <- fakeInvocation{id: "r1", body: `{"do":"start"}`}
@@ -235,13 +236,7 @@ func TestSurvivorsShutdown(t *testing.T) {
 // TestSurvivorsLocalInvoke: `bootstrap invoke` with handlers that time out leaves no job behind
 // when it exits, the last timed-out worker's included.
 func TestSurvivorsLocalInvoke(t *testing.T) {
-	marker := fmt.Sprintf("1000.%d%09d", os.Getpid(), rand.IntN(1e9))
-	t.Cleanup(func() {
-		for _, pid := range processesWithArg(t, marker) {
-			n, _ := strconv.Atoi(pid)
-			_ = syscall.Kill(n, syscall.SIGKILL)
-		}
-	})
+	marker := survivorMarker(t)
 	task := writeTask(t, map[string]string{
 		"function.sh": strings.Replace(survivorBash, "ESCAPE", `setsid sleep "$SURVIVOR" &`, 1),
 		"event.json":  `{"do":"timeout"}`,
