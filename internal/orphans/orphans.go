@@ -153,7 +153,8 @@ func BecomeSubreaper() error {
 }
 
 // Start starts cmd with a new tag appended to its environment (cmd.Env, or this process's when
-// nil) and returns its Group. The process counts as a live worker until its Group is swept.
+// nil) and returns its Group. The process counts as a live worker until Exited or Sweep is called
+// or it is gone; dead workers not swept yet are swept first.
 func (r *Reaper) Start(cmd *exec.Cmd) (*Group, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
@@ -232,8 +233,8 @@ func (g *Group) Exited() {
 }
 
 // Sweep kills what the worker left behind and reaps it (see the package doc), if that was not
-// done yet. Call it once the worker process has been waited for; it calls Exited first. It is safe
-// on a nil Group.
+// done yet. Call it once the worker process has been waited for; like Exited, it ends the
+// process's registration as live. It is safe on a nil Group.
 func (g *Group) Sweep() Result {
 	if g == nil {
 		return Result{}
