@@ -17,7 +17,7 @@ all: layer
 
 build: $(BUILD)/bootstrap-$(ARCH)
 
-$(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor registry invoke -name '*.go' -not -name '*_test.go')
+$(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor registry invoke internal/orphans -name '*.go' -not -name '*_test.go')
 	mkdir -p $(BUILD)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/bootstrap
 

@@ -240,6 +240,19 @@ func (f *fakeWorker) handle(id string, event []byte) {
 			f.die("starting the flooder: " + err.Error())
 		}
 		respond("flooding")
+	case "escape":
+		// A job that leaves the worker's process group (setsid), keeping its environment (n 0)
+		// or without it (n 1, as env -i would start it); the body is its pid.
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), workerEnv+"=sleeper")
+		if c.N == 1 {
+			cmd.Env = []string{workerEnv + "=sleeper"}
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			f.die("starting the job: " + err.Error())
+		}
+		respond(strconv.Itoa(cmd.Process.Pid))
 	case "final":
 		f.write(f.body, []byte("bye"))
 		f.reply(map[string]any{"type": "response", "id": id, "final": true})

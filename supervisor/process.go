@@ -11,6 +11,7 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/polyboot/polyboot/internal/orphans"
 	"github.com/polyboot/polyboot/protocol"
 )
 
@@ -40,6 +41,7 @@ type process struct {
 	lines     chan lineOrErr
 	exited    chan struct{}
 	state     *os.ProcessState // valid once exited is closed
+	orphans   *orphans.Group   // what the process starts; swept once it exited
 }
 
 type lineOrErr struct {
@@ -110,7 +112,7 @@ func startProcess(sp *Spawner, argv []string, dir string, env []string, sink Log
 		p.logs.Close()
 		return fail(err)
 	}
-	err = sp.Start(cmd)
+	p.orphans, err = sp.startWorker(cmd)
 	// The child's ends are closed in the parent once it started (or failed to): EOF must come
 	// when the child and its descendants are gone, never be held open by us.
 	for _, f := range childEnds {
@@ -242,13 +244,18 @@ func (p *process) wait() {
 	p.state = p.cmd.ProcessState
 	_ = err // the state says how it ended; Wait's error only repeats it
 	// The SIGKILL reaches each member of the group when it next runs, a moment later; their
-	// zombies are reaped by whoever they are re-parented to (PID 1, or the bootstrap as init).
+	// zombies are reaped by whoever they are re-parented to (the bootstrap as a subreaper).
 	p.killGroup(syscall.SIGKILL)
+	// What escaped the group (setsid, double forks) is killed and reaped too, before the next
+	// worker starts, but after the death is reported (docs/processes.md).
+	p.orphans.Exited()
 	close(p.exited)
+	p.orphans.Sweep()
 }
 
 // killGroup signals the worker's whole process group.
 func (p *process) killGroup(sig syscall.Signal) {
+	p.orphans.Snapshot() // the descendants that left the group, while their parent chain is intact
 	if err := syscall.Kill(-p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		_ = syscall.Kill(p.pid, sig)
 	}

@@ -519,8 +519,9 @@ func (w *Worker) Terminate() {
 }
 
 // Close stops the worker: EOF on its channel, SIGTERM to its process group, SIGKILL after
-// StopGrace. It returns once the process is gone.
+// StopGrace. It returns once the process is gone, with what dead workers left behind.
 func (w *Worker) Close() error {
+	defer w.spawner.sweepDead() // nothing a worker left behind outlives a shutdown
 	p := w.proc
 	if p == nil {
 		return nil

@@ -189,7 +189,7 @@ func startWorkers(ctx context.Context, o *options, e env, log *zap.Logger, sink 
 	if report != nil {
 		return nil, report
 	}
-	sp := supervisor.NewSpawner()
+	sp := newSpawner(log)
 	workers := make([]*supervisor.Worker, n)
 	errs := make(chan error, n)
 	for i := range workers {
