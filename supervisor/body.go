@@ -105,7 +105,7 @@ func (b *bodyFifo) start(sink *bodySink, buf []byte) error {
 }
 
 // end drains what the pipe holds into the sink, which then takes no more bytes, and closes the
-// FIFO. ctx bounds the drain (a sink that streams may wait for its stream). A stream queue is left
+// FIFO (see close). ctx bounds the drain (a sink that streams may wait for its stream). A stream queue is left
 // to finish what it holds.
 func (b *bodyFifo) end(ctx context.Context) error {
 	err := b.pump.Sync(ctx, func() { b.sink.closed = true })
@@ -113,13 +113,14 @@ func (b *bodyFifo) end(ctx context.Context) error {
 	return err
 }
 
-// close closes and unlinks the FIFO, dropping what a stream queue still holds; it may be called
-// again, and after end.
+// close closes the FIFO, dropping what a stream queue still holds; it may be called again, and
+// after end. The FIFO is unlinked later (process.prepareBody), off the invocation's path: with
+// its reader gone it can take no bytes, and no invocation names its path again.
 func (b *bodyFifo) close() {
 	b.shut(true)
 }
 
-// shut stops the pump, closes and unlinks the FIFO, and closes the stream queue, aborted first
+// shut stops the pump, closes the FIFO, and closes the stream queue, aborted first
 // when abort is set (a pump blocked on a stalled stream then gives up, so that it can stop).
 func (b *bodyFifo) shut(abort bool) {
 	if b.f == nil {
@@ -140,7 +141,6 @@ func (b *bodyFifo) shut(abort bool) {
 	if q != nil {
 		q.stop() // the pump is gone: no put can follow
 	}
-	_ = os.Remove(b.path)
 	b.f = nil
 }
 

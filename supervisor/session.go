@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"syscall"
 	"time"
 
@@ -40,7 +41,14 @@ func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Wr
 	if err != nil {
 		return nil, protocol.Errorf(ErrTypeBodyStream, "%v", err)
 	}
-	defer b.close()
+	defer func() {
+		b.close()
+		if w.proc == p {
+			p.prepareBody(b.path) // while the result is posted and the next invocation awaited
+		} else {
+			_ = os.Remove(b.path) // the process is gone, and with it the FIFO's folder, usually
+		}
+	}()
 	w.line = protocol.AppendInvokeLine(w.line[:0], enforced(ctx, inv), b.path, event)
 	reply, report := w.exchange(ctx, p, inv.RequestID, invoked)
 	if report != nil {

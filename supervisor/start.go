@@ -65,6 +65,7 @@ func (w *Worker) firstLine(ctx context.Context, p *process, l lineOrErr) error {
 			l.reply.SpokenVersion(), protocol.Version)
 	case l.reply.Type == protocol.ReplyReady:
 		w.proc = p
+		p.prepareBody("")
 		return nil
 	case l.reply.Type == protocol.ReplyInitError:
 		w.discard(ctx, p)
