@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"sync/atomic"
 	"time"
 
 	"github.com/polyboot/polyboot/protocol"
@@ -70,7 +71,8 @@ type Worker struct {
 	cfg     Config
 	spawner *Spawner
 	proc    *process
-	line    []byte // reused invoke line buffer
+	line    []byte                  // reused invoke line buffer
+	busy    atomic.Pointer[process] // the process running an invocation, for Terminate
 }
 
 // NewWorker returns a worker that is not yet running; Start or Invoke starts it.

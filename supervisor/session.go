@@ -49,6 +49,8 @@ func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Wr
 			_ = os.Remove(b.path) // the process is gone, and with it the FIFO's folder, usually
 		}
 	}()
+	w.busy.Store(p)
+	defer w.busy.Store(nil)
 	w.line = protocol.AppendInvokeLine(w.line[:0], enforced(ctx, inv), b.path, event)
 	reply, report := w.exchange(ctx, p, inv.RequestID, invoked)
 	if report != nil {

@@ -152,6 +152,16 @@ func (w *Worker) discard(ctx context.Context, p *process) {
 	}
 }
 
+// Terminate sends SIGTERM to the process group of the invocation in progress, if any, so that a
+// shutdown gives it a grace (its TERM traps run, its answer may still come) before the invocation's
+// context ends and the group is killed. Unlike the other methods, it may be called while Invoke
+// runs, from another goroutine.
+func (w *Worker) Terminate() {
+	if p := w.busy.Load(); p != nil {
+		p.killGroup(syscall.SIGTERM)
+	}
+}
+
 // Close stops the worker: EOF on its channel, SIGTERM to its process group, SIGKILL after
 // StopGrace. It returns once the process is gone.
 func (w *Worker) Close() error {
