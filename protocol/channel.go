@@ -82,6 +82,20 @@ func AppendInvokeLine(dst []byte, inv *Invocation, body string, event []byte) []
 	return dst
 }
 
+// LineString returns s as a string member of an invoke line decodes: each byte that is not part
+// of valid UTF-8 replaced by U+FFFD (appendString). A reply's "id" is compared with the request
+// id in this form.
+func LineString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s)+8)
+	for _, r := range s { // ranging yields U+FFFD for each invalid byte
+		b = utf8.AppendRune(b, r)
+	}
+	return string(b)
+}
+
 const hexDigits = "0123456789abcdef"
 
 // appendString appends s as a JSON string, escaping only '"', '\\' and control characters, so that

@@ -386,3 +386,18 @@ func unescape(s string) (string, error) {
 	}
 	return b.String(), nil
 }
+
+func TestLineString(t *testing.T) {
+	for _, s := range []string{"", "plain", "é日本😀", "a\xff\xfeb", "\xed\xa0\x80", "x\xe6\x97", "\x80"} {
+		line := protocol.AppendInvokeLine(nil, &protocol.Invocation{RequestID: s}, testBody, []byte("1"))
+		var decoded struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(line, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		if got := protocol.LineString(s); got != decoded.ID {
+			t.Errorf("LineString(%q) = %q, the invoke line decodes to %q", s, got, decoded.ID)
+		}
+	}
+}

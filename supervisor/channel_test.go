@@ -172,7 +172,6 @@ func TestWorkerResponseSize(t *testing.T) {
 	tests := []struct {
 		name     string
 		n        int
-		trim     bool
 		wantSize int // of the body, when it is answered
 		tooLarge bool
 	}{
@@ -183,9 +182,7 @@ func TestWorkerResponseSize(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w, _ := testWorker(t, "ready")
-			mustInvoke(t, w, "warm", `{}`)
-			pid := workerPid(w)
+			w, pid := warmWorker(t)
 			body, report := invoke(t, w, "big", fmt.Sprintf(`{"do":"body_flood","n":%d}`, tt.n))
 			if !tt.tooLarge {
 				if report != nil || len(body) != tt.wantSize {
@@ -245,9 +242,7 @@ func TestWorkerHugeErrorReply(t *testing.T) {
 	t.Parallel()
 	// A 9 MB error message is over the 8 MiB reply line limit: it becomes a valid, truncated
 	// error of this invocation, and the worker, still in step, stays.
-	w, _ := testWorker(t, "ready")
-	mustInvoke(t, w, "warm", `{}`)
-	pid := workerPid(w)
+	w, pid := warmWorker(t)
 	_, report := invoke(t, w, "huge", `{"do":"huge_error","n":9000000}`)
 	checkReport(t, report, "HugeError", "bytes truncated]")
 	if len(report.Message) > protocol.MaxErrorMessage+100 || !strings.HasPrefix(report.Message, "éé") {
@@ -318,5 +313,28 @@ func TestWorkerTrimTrailingNewlines(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// warmWorker returns a worker in mode "ready" that has served an invocation, and its pid.
+func warmWorker(t *testing.T) (*Worker, int) {
+	t.Helper()
+	w, _ := testWorker(t, "ready")
+	mustInvoke(t, w, "warm", `{}`)
+	return w, workerPid(w)
+}
+
+func TestWorkerRequestIDNotUTF8(t *testing.T) {
+	t.Parallel()
+	// The invoke line carries such an id with U+FFFD for each invalid byte, and the worker answers
+	// with that form: it is this invocation's answer, not a protocol violation.
+	w, pid := warmWorker(t)
+	for _, id := range []string{"a\xff\xfeb", "\xed\xa0\x80", "ok-\x80"} {
+		if got := mustInvoke(t, w, id, `{"do":"body","body":"mine"}`); got != "mine" {
+			t.Errorf("id %q: body %q", id, got)
+		}
+	}
+	if workerPid(w) != pid {
+		t.Errorf("the worker was restarted")
 	}
 }

@@ -52,11 +52,14 @@ func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Wr
 	w.busy.Store(p)
 	defer w.busy.Store(nil)
 	w.line = protocol.AppendInvokeLine(w.line[:0], enforced(ctx, inv), b.path, event)
-	reply, report := w.exchange(ctx, p, inv.RequestID, invoked)
+	// The worker answers with the id as the invoke line carried it (bytes that are not UTF-8 as
+	// U+FFFD); the result is still the invocation's, posted to its own id.
+	id := protocol.LineString(inv.RequestID)
+	reply, report := w.exchange(ctx, p, id, invoked)
 	if report != nil {
 		return nil, report
 	}
-	return w.finish(ctx, p, b, inv.RequestID, reply, invoked)
+	return w.finish(ctx, p, b, id, reply, invoked)
 }
 
 // enforced returns inv with the deadline the invocation is held to (ctx's, when it is earlier than
@@ -72,7 +75,7 @@ func enforced(ctx context.Context, inv *protocol.Invocation) *protocol.Invocatio
 }
 
 // exchange writes the invoke line in w.line and waits for the reply, or for the worker's death or
-// the deadline, which it reports.
+// the deadline, which it reports. requestID is in its invoke line form (protocol.LineString).
 func (w *Worker) exchange(ctx context.Context, p *process, requestID string, invoked time.Time) (lineOrErr, *protocol.ErrorReport) {
 	started := time.Now()
 	written := make(chan error, 1)
@@ -212,7 +215,8 @@ func (w *Worker) begin(ctx context.Context, p *process, requestID string) error 
 	return p.logs.Sync(ctx, func() { p.split.retag(requestID) })
 }
 
-// finish turns a reply into the invocation's result: its body, or its error.
+// finish turns a reply into the invocation's result: its body, or its error. requestID is in its
+// invoke line form (protocol.LineString).
 func (w *Worker) finish(ctx context.Context, p *process, b *bodyFifo, requestID string, l lineOrErr, invoked time.Time) ([]byte, *protocol.ErrorReport) {
 	if report := w.checkReply(ctx, p, requestID, l); report != nil {
 		return nil, report

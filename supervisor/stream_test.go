@@ -164,9 +164,7 @@ func TestWorkerInvokeStreamStalled(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
-			w, _ := testWorker(t, "ready")
-			mustInvoke(t, w, "warm", `{}`)
-			pid := workerPid(w)
+			w, pid := warmWorker(t)
 			out := &stalledWriter{release: make(chan struct{}), entered: make(chan struct{})}
 			defer close(out.release)
 			const budget = 700 * time.Millisecond
