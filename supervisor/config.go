@@ -62,11 +62,8 @@ func (cfg Config) withDefaults() Config {
 
 // Worker is one warm interpreter process, restarted when it dies. A Worker serves one invocation
 // at a time; run several Workers for concurrency. Its methods must not be called concurrently.
-//
-// The pieces, as hashicorp/go-plugin separates its process runner from its protocol client:
-// process.go runs the process and its pipes, start.go and session.go speak the channel protocol
-// (init, then one invocation at a time), body.go and stream.go carry the response body, and
-// reports.go composes the errors.
+// Its pieces are kept apart as hashicorp/go-plugin keeps its process runner from its protocol
+// client (see the package documentation).
 type Worker struct {
 	cfg     Config
 	spawner *Spawner
