@@ -172,13 +172,14 @@ func workerConfig(o *options, e env, log *zap.Logger, sink supervisor.LogSink) (
 	}
 	log.Debug("worker command", zap.Strings("argv", argv))
 	return supervisor.Config{
-		Argv:        argv,
-		Dir:         taskRoot,
-		Env:         workerEnv(e, taskRoot),
-		Logs:        sink,
-		Warn:        log.Sugar().Warnw,
-		LogPTY:      o.logPTY,
-		InitTimeout: o.initWait,
+		Argv:                 argv,
+		Dir:                  taskRoot,
+		Env:                  workerEnv(e, taskRoot),
+		Logs:                 sink,
+		Warn:                 log.Sugar().Warnw,
+		LogPTY:               o.logPTY,
+		TrimTrailingNewlines: h.Adapter != nil && h.Adapter.TrimTrailingNewlines,
+		InitTimeout:          o.initWait,
 	}, nil
 }
 
