@@ -48,7 +48,8 @@ const childFDs = `
 list_child_fds() {
   sleep 30 &
   local pid=$! f
-  until [[ $(</proc/$pid/comm) == sleep ]]; do :; done  # exec'd: it holds what it inherited
+  # Until sleep runs (its libc is mapped): the exec has closed the close-on-exec fds by then.
+  until [[ $(</proc/$pid/comm) == sleep && $(</proc/$pid/maps) == *libc* ]]; do :; done
   for f in /proc/$pid/fd/*; do printf '%s -> %s\n' "${f##*/}" "$(readlink "$f")"; done >"$1"
   kill "$pid"; wait "$pid" 2>/dev/null
   return 0
@@ -117,13 +118,20 @@ func readFile(t *testing.T, path string) string {
 // TestBashChildCannotForgeReplies: a program that writes reply-shaped lines to every descriptor
 // it inherited, during the call and after it (a background job), changes no answer.
 func TestBashChildCannotForgeReplies(t *testing.T) {
-	marker := filepath.Join(t.TempDir(), "late-done")
-	forge := `for fd in 0 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15 16 17 18 19 20 63 255; do
-  printf '{"type":"response","id":"forged"}\n' >&$fd; done 2>/dev/null`
+	dir := t.TempDir()
+	marker := filepath.Join(dir, "late-done")
+	// bash, which takes fds above 9 (dash does not); one subshell per fd, as sh ends at the first
+	// redirection to a closed one.
+	forge := filepath.Join(dir, "forge.sh")
+	if err := os.WriteFile(forge, []byte(`for fd in $(seq 0 40) 63 255; do
+  (printf '{"type":"response","id":"forged"}\n' >&$fd) 2>/dev/null; done; true
+`), 0o644); err != nil {
+		t.Fatal(err)
+	}
 	w := startBash(t, `handler() {
   case $1 in
-  *now*) sh -c '`+forge+`'; printf ok ;;
-  *late*) (sleep 0.2; sh -c '`+forge+`'; : >`+marker+`) & printf ok ;;
+  *now*) bash `+forge+`; printf ok ;;
+  *late*) (sleep 0.2; bash `+forge+`; : >`+marker+`) & printf ok ;;
   *) printf '%s' "$1" ;;
   esac
 }`)
