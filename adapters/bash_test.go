@@ -1,10 +1,12 @@
 package adapters_test
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -240,4 +242,36 @@ func TestBashLocale(t *testing.T) {
 func hasLocale(name string) bool {
 	out, err := exec.Command("locale", "-a").Output()
 	return err == nil && strings.Contains("\n"+string(out)+"\n", "\n"+name+"\n")
+}
+
+// TestPerlExample drives examples/perl/handler.pl, an executable handler that speaks protocol
+// v2 itself, the way the bootstrap does.
+func TestPerlExample(t *testing.T) {
+	if _, err := exec.LookPath("perl"); err != nil {
+		t.Fatal("*** perl NOT FOUND: the executable-handler example cannot be tested ***")
+	}
+	src, err := os.ReadFile(filepath.Join("..", "examples", "perl", "handler.pl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	file := filepath.Join(t.TempDir(), "handler.pl")
+	if err := os.WriteFile(file, src, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	w := startWorker(t, nil, file, file, "main", "handler")
+	w.ready(t)
+	for i, id := range []string{"p1", `q\"b\\c`} {
+		x := w.invoke(t, id, `{"x":[1,"ü"]}`, nil)
+		var want map[string]any
+		json.Unmarshal([]byte(`{"type":"response","id":"`+id+`"}`), &want)
+		if got := decodeReply(t, x.reply); !reflect.DeepEqual(got, want) {
+			t.Fatalf("reply %s, want %v", x.reply, want)
+		}
+		if want := `{"event":{"x":[1,"ü"]},"hello":"from perl"}`; string(x.body) != want {
+			t.Fatalf("body %s, want %s", x.body, want)
+		}
+		if n := strings.Count(w.log.String(), "perl handler: request "); n != i+1 {
+			t.Fatalf("%d log lines, want %d:\n%s", n, i+1, w.log.String())
+		}
+	}
 }
