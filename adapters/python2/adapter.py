@@ -61,7 +61,9 @@ _READ_BUFFER = 1 << 16
 # Caps on an error reply (docs/protocol.md): errorMessage and the stackTrace in all, UTF-8 bytes.
 _MAX_ERROR_MESSAGE = 256 * 1024
 _MAX_STACK_TRACE = 256 * 1024
-_O_CLOEXEC = getattr(os, 'O_CLOEXEC', 0)  # Python 2 has no os.O_CLOEXEC: fcntl then
+# Python 2 has no os.O_CLOEXEC; Linux's value is the same on every architecture but alpha, hppa,
+# parisc and sparc.
+_O_CLOEXEC = getattr(os, 'O_CLOEXEC', 0o2000000)
 _REPLY_ENCODER = json.JSONEncoder(separators=(',', ':'))  # ASCII-only, compact reply lines
 _ADAPTER_CODE_FILE = None  # co_filename of this file's frames; set in main()
 
@@ -164,6 +166,7 @@ class Body(object):
         self._path = path
         self._fd = None
         self._closed = False
+        self._pid = os.getpid()
 
     def write(self, data):
         """Write data (bytes) to the FIFO, opening it first if needed."""
@@ -172,13 +175,15 @@ class Body(object):
         if not data:
             return
         if self._fd is None:
-            # Non-blocking open: the bootstrap has the FIFO open for reading, else (a late
-            # writer) ENXIO instead of waiting forever; then blocking writes, close-on-exec.
-            fd = os.open(self._path, os.O_WRONLY | os.O_NONBLOCK | _O_CLOEXEC)
-            fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
-            if not _O_CLOEXEC:
-                fcntl.fcntl(fd, fcntl.F_SETFD, fcntl.fcntl(fd, fcntl.F_GETFD) | fcntl.FD_CLOEXEC)
-            self._fd = fd
+            # The bootstrap has the FIFO open for reading while the invocation runs, so this
+            # does not block. A forked copy may come late: it opens without blocking (ENXIO, or
+            # ENOENT once the FIFO is gone) instead of waiting forever, then writes blocking.
+            if os.getpid() == self._pid:
+                self._fd = os.open(self._path, os.O_WRONLY | _O_CLOEXEC)
+            else:
+                fd = os.open(self._path, os.O_WRONLY | os.O_NONBLOCK | _O_CLOEXEC)
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+                self._fd = fd
         _write_all(self._fd, data)
 
     def close(self):
