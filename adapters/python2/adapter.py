@@ -1005,6 +1005,9 @@ def parse_invoke(line):
         raise BadInvokeLine(u'Unable to unmarshal input: not an invoke line')
     if message.get('type') != u'invoke':
         return None
+    if not isinstance(message.get('body'), text_type) or not message['body']:
+        raise BadInvokeLine(u'Unable to unmarshal input: no body member (channel protocol 2)',
+                            message['id'])
     return Invoke(message)
 
 
