@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 // worker drives one adapter (or executable handler) process over channel protocol v2 the way the
@@ -26,30 +28,12 @@ type worker struct {
 	cmd   *exec.Cmd
 	in    io.WriteCloser
 	out   *bufio.Reader
-	log   *lockedBuffer
+	log   *rietest.SyncBuffer
 	dir   string // private FIFO directory (0700)
 	seq   int
 	inIno uint64 // inodes of the channel pipes, as the child got them
 	outIn uint64
 	logIn uint64
-}
-
-// lockedBuffer collects the log stream.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
 }
 
 // startWorker starts argv with POLYBOOT_PROTOCOL=2, env added to a minimal environment, and
@@ -74,7 +58,7 @@ func startWorker(t *testing.T, env []string, argv ...string) *worker {
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &worker{cmd: cmd, in: inW, out: bufio.NewReaderSize(outR, 1<<20), log: &lockedBuffer{}, dir: dir}
+	w := &worker{cmd: cmd, in: inW, out: bufio.NewReaderSize(outR, 1<<20), log: &rietest.SyncBuffer{}, dir: dir}
 	logR, logW, err := os.Pipe()
 	if err != nil {
 		t.Fatal(err)
