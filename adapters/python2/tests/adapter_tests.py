@@ -206,15 +206,6 @@ class ProtocolTests(AdapterTestCase):
         self.assertTrue(result.reply['errorMessage'].startswith('Unable to unmarshal input: '))
         self.assert_response(worker.invoke(b'[1]'), b'[1]')
 
-    def test_invoke_line_without_body_gets_unmarshal_error(self):
-        worker = self.start_ready('echo.handler')
-        line = (b'{"type":"invoke","id":"no-body","deadline_ms":1,"event":1}\n')
-        result = worker.exchange(line)
-        self.assertEqual((result.reply['type'], result.reply['id'], result.reply['errorType']),
-                         ('error', 'no-body', 'Runtime.UnmarshalError'))
-        self.assertIn('no body member', result.reply['errorMessage'])
-        self.assert_response(worker.invoke(b'[1]'), b'[1]')
-
     def test_message_that_is_not_an_invoke_is_ignored(self):
         worker = self.start_ready('echo.handler')
         fifo = worker.fifo()
@@ -643,6 +634,15 @@ class PerformanceTests(AdapterTestCase):
 
 class ChannelTests(AdapterTestCase):
     """Nothing crosses an invocation: the body FIFO, private channels, forks, huge errors."""
+
+    def test_invoke_line_without_body_gets_unmarshal_error(self):
+        worker = self.start_ready('echo.handler')
+        line = (b'{"type":"invoke","id":"no-body","deadline_ms":1,"event":1}\n')
+        result = worker.exchange(line)
+        self.assertEqual((result.reply['type'], result.reply['id'], result.reply['errorType']),
+                         ('error', 'no-body', 'Runtime.UnmarshalError'))
+        self.assertIn('no body member', result.reply['errorMessage'])
+        self.assert_response(worker.invoke(b'[1]'), b'[1]')
 
     def test_body_goes_to_the_invocations_own_fifo(self):
         worker = self.start_ready('channel.echo')
