@@ -12,10 +12,14 @@ import (
 	"time"
 )
 
-// startBash starts adapters/bash/adapter.sh for the handler script src (function "handler").
+// startBash starts adapters/bash/adapter.sh for the handler script src (function "handler"),
+// under $POLYBOOT_BASH (the manifest's override) when set, else the bash on PATH.
 func startBash(t *testing.T, src string, env ...string) *worker {
 	t.Helper()
 	bash, err := exec.LookPath("bash")
+	if b := os.Getenv("POLYBOOT_BASH"); b != "" {
+		bash, err = b, nil
+	}
 	if err != nil {
 		t.Fatal("*** bash NOT FOUND ***")
 	}
