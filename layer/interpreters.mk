@@ -24,7 +24,7 @@ layers: $(INTERP_ZIPS)
 dist/polyboot-tcl-$(ARCH).zip: $(INTERP_DIR)/build-tcl.sh $(INTERP_COMMON)
 	$(INTERP_DIR)/build-tcl.sh $(ARCH)
 
-dist/polyboot-python2-$(ARCH).zip: $(INTERP_DIR)/build-python2.sh $(INTERP_DIR)/sitecustomize.py $(INTERP_COMMON)
+dist/polyboot-python2-$(ARCH).zip: $(INTERP_DIR)/build-python2.sh $(INTERP_DIR)/sitecustomize.py $(INTERP_DIR)/certifi_core.py $(INTERP_DIR)/futures/__init__.py $(INTERP_COMMON)
 	$(INTERP_DIR)/build-python2.sh $(ARCH)
 
 # Reads the zips only (no build): fails loudly when they are missing.
