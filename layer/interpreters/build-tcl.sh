@@ -9,7 +9,7 @@
 #   lib/tcltls1.7.22/, lib/sqlite3/,       tls (with tls-ca.tcl), sqlite3, tdom (tnc, tdomhtml)
 #   lib/tdom0.9.2/, lib/thread2.8.6/, ...  and Thread, found through auto_path's <exe>/../lib
 #   lib/libssl.so.1.1, libcrypto.so.1.1,   their libraries
-#   libsqlite3.so.0, libexpat.so.1, libgumbo.so.1
+#   libsqlite3.so.0, libexpat.so.1, libgumbo.so.1, libgcc_s.so.1
 #   share/doc/<package>/copyright          licences of the bundled Debian packages
 #   share/doc/polyboot-tcl/PACKAGES        the Debian packages and versions used
 #
@@ -19,8 +19,12 @@ source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
 # The batteries and the libraries they need (see layer/README.md, "Batteries").
 BATTERIES=(tcllib tcl-tls libsqlite3-tcl tdom tcl-thread)
-PKGS=(tcl8.6 libtcl8.6 zlib1g "${BATTERIES[@]}" libssl1.1 libsqlite3-0 libexpat1 libgumbo1)
-LIBS=(libtcl8.6.so libz.so.1 libssl.so.1.1 libcrypto.so.1.1 libsqlite3.so.0 libexpat.so.1 libgumbo.so.1)
+# libgcc_s.so.1: glibc loads it (dlopen) when a thread exits through pthread_exit, as Thread's
+# threads do; gcc-10-base holds its copyright file.
+PKGS=(tcl8.6 libtcl8.6 zlib1g "${BATTERIES[@]}" libssl1.1 libsqlite3-0 libexpat1 libgumbo1
+	libgcc-s1 gcc-10-base)
+LIBS=(libtcl8.6.so libz.so.1 libssl.so.1.1 libcrypto.so.1.1 libsqlite3.so.0 libexpat.so.1 libgumbo.so.1
+	libgcc_s.so.1)
 
 # place_modules LIBDIR moves the Tcl modules (.tm) from Debian's place, tcl8.6/tcl8/ (which Debian's
 # tm.tcl names by its absolute path /usr/share/tcltk/tcl8.6/tcl8), to upstream Tcl's layout,
