@@ -134,6 +134,9 @@ type Reply struct {
 	StackTrace []string `json:"stackTrace"`
 	LogTail    int      `json:"logTail"`
 	Final      bool     `json:"final"` // the worker exits after this reply
+	// RequestID, when present, goes into the error body as "requestId" (the Python adapter
+	// sends it, as awslambdaric does).
+	RequestID *string `json:"requestId"`
 }
 
 // Report returns the error a reply of type error or init_error carries.
@@ -142,7 +145,7 @@ func (r *Reply) Report() *ErrorReport {
 	if st == nil {
 		st = []string{}
 	}
-	return &ErrorReport{Type: r.ErrorType, Message: r.Message, StackTrace: st}
+	return &ErrorReport{Type: r.ErrorType, Message: r.Message, RequestID: r.RequestID, StackTrace: st}
 }
 
 // ParseReply decodes and checks one reply line.

@@ -26,10 +26,12 @@ func (inv *Invocation) Deadline() time.Time {
 	return time.UnixMilli(inv.DeadlineMs)
 }
 
-// ErrorReport is Lambda's error body: {"errorMessage","errorType","stackTrace"}.
+// ErrorReport is Lambda's error body: {"errorMessage","errorType","stackTrace"}, with
+// "requestId" between the last two when an adapter gives one (awslambdaric's body; "" at init).
 type ErrorReport struct {
 	Message    string   `json:"errorMessage"`
 	Type       string   `json:"errorType"`
+	RequestID  *string  `json:"requestId,omitempty"`
 	StackTrace []string `json:"stackTrace"`
 }
 
