@@ -105,7 +105,7 @@ Environment:
   AWS_LAMBDA_RUNTIME_API       the Runtime API address (set by Lambda)
   AWS_LAMBDA_MAX_CONCURRENCY   workers serving invocations at once (Lambda Managed Instances; default 1)
   AWS_LAMBDA_LOG_FORMAT        Text (default) or JSON, for every log line
-  AWS_LAMBDA_LOG_LEVEL         TRACE, DEBUG, INFO (default), WARN, ERROR or FATAL: drop records below it
+  AWS_LAMBDA_LOG_LEVEL         TRACE, DEBUG, INFO, WARN, ERROR or FATAL: drop records below it (unset: INFO for JSON logs, none for text)
   POLYBOOT_TIMEOUT_MARGIN_MS   stop a handler this long before its deadline (default 50)
   POLYBOOT_ENABLE_SIGTERM      1: register a no-op extension so Lambda sends SIGTERM at shutdown
   POLYBOOT_LOG_PTY             1: workers' log stream is a pseudo-terminal (programs line-buffer)

@@ -154,6 +154,29 @@ tcl_handler() {
 	serve_and_invoke tcl function.tcl 'proc handler {event context} { return "{\"exe\":\"[info nameofexecutable]\"}" }'
 }
 
+# A Tcl handler with the batteries: tcllib's json and json::write (beside the adapter's own json
+# commands, which it must not disturb), sqlite3.
+TCL_BATTERIES_HANDLER='package require json
+package require json::write
+package require sqlite3
+json::write indented 0
+proc handler {event context} {
+    set d [json::json2dict [dict get $context event_json]]
+    sqlite3 db :memory:
+    set answer [db eval {select 6 * 7}]
+    db close
+    json::write object name [json::write string [dict get $d name]] answer $answer
+}'
+
+tcl_batteries() {
+	local out failed=0
+	start_rie tcl-batteries function.tcl "$TCL_BATTERIES_HANDLER" || return 1
+	out="$(invoke_rie '{"name":"caf\u00e9"}')"
+	echo "invoke: $out"
+	[[ "$out" == '{"name":"café","answer":42}' ]] || failed=1
+	stop_rie "$failed"
+}
+
 python_handler() {
 	serve_and_invoke python2 function.py 'def handler(event, context): import sys; return {"exe": sys.executable}'
 }
@@ -265,6 +288,7 @@ main() {
 	mount_layers "$RUNTIME_ZIP" "$TCL_ZIP" "$PY_ZIP"
 	echo "    /opt: $(find /opt -mindepth 1 -maxdepth 1 -printf '%f ' | LC_ALL=C sort)"
 	check "tcl handler answers from /opt/bin" tcl_handler
+	check "tcl: a handler with tcllib json and sqlite3" tcl_batteries
 	check "python2 handler answers from /opt/bin" python_handler
 	check "python2: a boto3 handler puts, gets and lists on the S3 stand-in (SigV4 verified)" boto3_s3_handler
 	check "python2: UTF-8 default encoding, requestId, stdlib source lines, DEBUG lines" python_fidelity
