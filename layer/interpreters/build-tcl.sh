@@ -88,8 +88,9 @@ add_batteries() {
 	# tls's own index loads tcltls.so (its Tcl part is built in: there is no tls.tcl); ours also
 	# sources tls-ca.tcl.
 	local tls="$lib/tcltls1.7.22"
-	grep -q 'package ifneeded tls 1.7.22' "$tls/pkgIndex.tcl" && [[ ! -e "$tls/tls.tcl" ]] ||
+	if ! grep -q 'package ifneeded tls 1.7.22' "$tls/pkgIndex.tcl" || [[ -e "$tls/tls.tcl" ]]; then
 		die "tls pkgIndex.tcl: not the one this build knows"
+	fi
 	install -m 0644 "$INTERP_SRC/tls-ca.tcl" "$tls/tls-ca.tcl"
 	cat >"$tls/pkgIndex.tcl" <<'EOF'
 # polyboot's index for Debian's tls 1.7.22: load it, then point it at the system's CA bundle.

@@ -48,12 +48,16 @@ class Future(object):
         self._waiters = []
         self._done_callbacks = []
 
+    def _call(self, callback):
+        """Call callback(self); an exception it raises is reported, not propagated."""
+        try:
+            callback(self)
+        except Exception:
+            sys.stderr.write('exception calling callback for %r\n' % self)
+
     def _invoke_callbacks(self):
         for callback in self._done_callbacks:
-            try:
-                callback(self)
-            except Exception:
-                sys.stderr.write('exception calling callback for %r\n' % self)
+            self._call(callback)
 
     def __repr__(self):
         with self._condition:
@@ -130,10 +134,7 @@ class Future(object):
             if self._state not in (_CANCELLED, _NOTIFIED, _FINISHED):
                 self._done_callbacks.append(fn)
                 return
-        try:
-            fn(self)
-        except Exception:
-            sys.stderr.write('exception calling callback for %r\n' % self)
+        self._call(fn)
 
     def set_running_or_notify_cancel(self):
         """For executors: mark the future running (True), or tell waiters it was cancelled (False)."""

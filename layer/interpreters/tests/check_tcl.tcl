@@ -3,27 +3,7 @@
 # Prints one "ok - " or "not ok - " line per check and exits 1 when any failed.
 # Usage: tclsh8.6 check_tcl.tcl EXPECTED-SYSTEM-ENCODING
 
-set failed 0
-
-proc check {name script} {
-    global failed
-    set code [catch {uplevel 1 $script} detail]
-    if {$code != 0 && $code != 2} {
-        incr failed
-        puts "not ok - $name: $detail"
-    } elseif {$detail ne ""} {
-        puts "ok - $name: $detail"
-    } else {
-        puts "ok - $name"
-    }
-}
-
-proc expect {got want} {
-    if {$got ne $want} {
-        error "got \"$got\", want \"$want\""
-    }
-    return $got
-}
+source [file join [file dirname [file normalize [info script]]] checklib.tcl]
 
 set wantEncoding [lindex $argv 0]
 

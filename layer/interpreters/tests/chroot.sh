@@ -89,7 +89,7 @@ main() {
 	mount -t proc proc "$ROOTFS/proc"
 	mount --bind /dev "$ROOTFS/dev"
 	mount -t tmpfs -o mode=1777 polyboot-tmp "$ROOTFS/tmp"
-	cp "$TESTS_DIR/check_tcl.tcl" "$TESTS_DIR/check_python.py" "$TESTS_DIR/tls_check.py" "$TESTS_DIR/tls_check.tcl" "$ROOTFS/tmp/"
+	cp "$TESTS_DIR/check_tcl.tcl" "$TESTS_DIR/check_python.py" "$TESTS_DIR/tls_check.py" "$TESTS_DIR/tls_check.tcl" "$TESTS_DIR/checklib.tcl" "$ROOTFS/tmp/"
 	check "the chroot has no Tcl or Python 2 of its own" nothing_but_layer
 
 	mount -t tmpfs -o mode=0755 polyboot-opt "$ROOTFS/opt"

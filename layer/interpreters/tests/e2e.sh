@@ -156,6 +156,7 @@ tcl_handler() {
 
 # A Tcl handler with the batteries: tcllib's json and json::write (beside the adapter's own json
 # commands, which it must not disturb), sqlite3.
+# shellcheck disable=SC2016  # Tcl source
 TCL_BATTERIES_HANDLER='package require json
 package require json::write
 package require sqlite3

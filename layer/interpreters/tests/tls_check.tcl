@@ -45,17 +45,7 @@ if {[lindex $argv 0] eq "serve"} {
     serve {*}[lrange $argv 1 2]
 }
 
-set failed 0
-proc check {name script} {
-    global failed
-    set code [catch {uplevel 1 $script} detail]
-    if {$code != 0 && $code != 2} {
-        incr failed
-        puts "not ok - $name: $detail"
-    } else {
-        puts "ok - $name: $detail"
-    }
-}
+source [file join [file dirname [file normalize [info script]]] checklib.tcl]
 
 lassign $argv cert key
 set server [open |[list [info nameofexecutable] [info script] serve $cert $key] r+]
@@ -93,5 +83,8 @@ check "tcl: the same server with the layer's defaults verifies" {
     catch {close $chan}
     return "handshake done, peer [dict get $status subject]"
 }
-close $server
+# The server's errors (a client that gave up mid-handshake, as the refused one does) are not ours.
+if {[catch {close $server} err]} {
+    puts "# the server said: [string map {\n { }} $err]"
+}
 exit [expr {$failed ? 1 : 0}]
