@@ -657,7 +657,11 @@ class ExampleTests(AdapterTestCase):
 
 
 class PerformanceTests(AdapterTestCase):
-    """Round trips as the test driver sees them (its own pipe handling included)."""
+    """Round trips as the test driver sees them (its own pipe handling included).
+
+    They check the bytes and report the times (run.py prints them); they never fail on a time,
+    which on a shared machine measures the machine (make bench compares the adapters).
+    """
 
     def test_6mb_round_trip(self):
         worker = self.start_ready('echo.handler')
@@ -671,7 +675,6 @@ class PerformanceTests(AdapterTestCase):
             times.append(result.seconds * 1000)
         TIMINGS.append((self.label, '6 MB echo round trip: best %.1f ms (runs: %s ms)'
                         % (min(times), ', '.join('%.1f' % t for t in times))))
-        self.assertLess(min(times), 150.0)
 
     def test_1kb_invoke(self):
         worker = self.start_ready('echo.handler')
@@ -689,7 +692,6 @@ class PerformanceTests(AdapterTestCase):
         TIMINGS.append((self.label, '%d-byte echo round trip: median %.3f ms, p95 %.3f ms, '
                         'max %.3f ms (300 invokes)'
                         % (len(event), median, times[284], times[-1])))
-        self.assertLess(median, 1.0)
 
 
 class ChannelTests(AdapterTestCase):
