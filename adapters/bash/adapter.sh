@@ -12,7 +12,12 @@
 # Move the channel out of the handler's reach: stdin reads /dev/null, stdout goes to the logs.
 # bash cannot mark a descriptor close-on-exec, so the handler is called with these two closed
 # (bash keeps its own saved copies close-on-exec): programs it runs get fds 0, 1 and 2 only.
-exec {_pb_in}<&0 {_pb_out}>&1 </dev/null 1>&2
+# They are fds 100 and 101, away from the ones the handler's own `exec {var}>...` takes (10 and
+# up, the lowest free): a descriptor it opened while they are closed would otherwise get their
+# number and be overwritten when bash puts them back after the call. (bash's process
+# substitutions use 63 and down, its script 255.)
+_pb_in=100 _pb_out=101
+exec 100<&0 101>&1 </dev/null 1>&2
 
 _pb_file=$1
 _pb_func=$2
