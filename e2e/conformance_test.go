@@ -335,7 +335,7 @@ func (c *conformance) crash(t *testing.T) {
 // process group, the invocation gets Sandbox.Timedout, no process it started survives, and the
 // next invocation is served by a fresh worker before the emulator's own timeout would fire.
 func (c *conformance) timeout(t *testing.T) {
-	e := c.serve(t, "function.slow", "AWS_LAMBDA_FUNCTION_TIMEOUT=1", "POLYBOOT_TIMEOUT_MARGIN_MS=100")
+	e := c.serve(t, "function.slow", "AWS_LAMBDA_FUNCTION_TIMEOUT=1", "POLYBOOT_TIMEOUT_MARGIN_MS=300")
 	// The emulator starts the runtime on the first invocation and counts that init against its
 	// timeout; a fast first invocation keeps init out of the measured ones.
 	if status, body := e.Invoke(t, []byte(`{"fast":true}`)); status != 200 || c.lang.canonical(`{}`) != string(body) {
