@@ -294,8 +294,23 @@ func TestPerlExample(t *testing.T) {
 		if want := `{"event":{"x":[1,"ü"]},"hello":"from perl"}`; string(x.body) != want {
 			t.Fatalf("body %s, want %s", x.body, want)
 		}
-		if n := strings.Count(w.log.String(), "perl handler: request "); n != i+1 {
-			t.Fatalf("%d log lines, want %d:\n%s", n, i+1, w.log.String())
+		// The log stream is read by its own goroutine: wait for the line, within a deadline.
+		waitLogCount(t, w, "perl handler: request ", i+1)
+	}
+}
+
+// waitLogCount waits up to 10 s until the worker's log holds want copies of text.
+func waitLogCount(t *testing.T, w *worker, text string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := strings.Count(w.log.String(), text)
+		if n == want {
+			return
 		}
+		if n > want || time.Now().After(deadline) {
+			t.Fatalf("%d log lines %q, want %d:\n%s", n, text, want, w.log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }
