@@ -82,7 +82,6 @@ make_build() {
 
 main() {
 	[[ $# == 2 ]] || die "usage: rootfs.sh sandbox|build ARCH"
-	[[ "$(id -u)" == 0 ]] || die "rootfs.sh needs root (debootstrap)"
 	local kind="$1" dir
 	set_arch "$2"
 	if [[ "$kind" == build && "$ARCH" == "$(host_arch)" ]]; then
@@ -90,9 +89,13 @@ main() {
 	else
 		dir="$(rootfs_dir "$kind" "$ARCH")"
 	fi
-	lock_cache
+	# A complete root is only read: no need to wait for the cache's lock (other builds hold it).
 	if [[ "$(cat "$dir/.polyboot-complete" 2>/dev/null)" != "$ROOTFS_RECIPE" ]]; then
-		"make_$kind" "$dir" "$ARCH"
+		lock_cache
+		if [[ "$(cat "$dir/.polyboot-complete" 2>/dev/null)" != "$ROOTFS_RECIPE" ]]; then
+			[[ "$(id -u)" == 0 ]] || die "rootfs.sh needs root (debootstrap)"
+			"make_$kind" "$dir" "$ARCH"
+		fi
 	fi
 	printf '%s\n' "$dir"
 }
