@@ -44,15 +44,15 @@ build() {
 	src="$(cd "$root/build" && ls -d bash-*/ | head -n1)"
 	[[ -n "$src" ]] || die "apt-get source bash unpacked nothing"
 	log "bash: configure and make ($ARCH, in ${src%/})"
-	# Debian's source unpacks the upstream tarball and the patches under debian/patches; dpkg-source
-	# (run by apt-get source) has applied them.
+	# apt-get source unpacked the upstream tree with Debian's patches (debian/patches) applied.
+	# $host is empty for a native build, hence unquoted.
+	# shellcheck disable=SC2016,SC2086
 	in_root "$root" bash -c 'set -e; cd "/build/$1"; shift; cc=$1; shift
-		if [[ -f bash-*.tar.* && ! -f configure ]]; then tar xf bash-*.tar.*; fi
 		CC=$cc CFLAGS="-O2 -g0" ./configure --prefix=/opt "$@" >/build/configure.log 2>&1 || { tail -50 /build/configure.log; exit 1; }
 		make -j"$(nproc)" >/build/make.log 2>&1 || { tail -50 /build/make.log; exit 1; }
 		grep -q "^#define HAVE_DEV_FD 1" config.h && grep -q "^#define DEV_FD_PREFIX \"/proc/self/fd/\"" config.h ||
 			{ echo "config.h: not built for /proc/self/fd"; grep -n DEV_FD config.h; exit 1; }
-		'"$TRIPLET"'-strip -o /build/bash bash 2>/dev/null || strip -o /build/bash bash' - "$src" "$cc" $host "${CONFIGURE[@]}" >&2
+		'"$TRIPLET"'-strip -o /build/bash bash' - "$src" "$cc" $host "${CONFIGURE[@]}" >&2
 	(cd "$root/build" && ls ./*.dsc) | sed 's|^\./||' >"$root/build/SOURCE"
 	mkdir -p "$out"
 	install -m 0755 "$root/build/bash" "$out/bash"
