@@ -9,6 +9,9 @@ DIST := dist
 BUILD := build
 LAYER_DIR := $(BUILD)/layer-$(ARCH)
 LAYER_ZIP := $(DIST)/polyboot-$(ARCH).zip
+# Scripts that add programs to the runtime layer, each run as `script ARCH LAYER_DIR` (files under
+# bin/ and lib/ of the layer): bash built for a /dev without fd (layer/README.md).
+RUNTIME_EXTRAS := layer/runtime/bash.sh
 # Adapter files that go into the layer: manifests and programs, not tests or examples.
 ADAPTER_FILES := $(shell find adapters -path '*/tests' -prune -o -path '*/example' -prune -o -type f \( -name adapter.json -o -name 'adapter.*' -o -name '*.tcl' -o -name '*.py' -o -name '*.sh' \) -print | sort)
 
@@ -24,11 +27,13 @@ $(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor r
 ## layer: the runtime layer zip, dist/polyboot-$(ARCH).zip (bootstrap at the root, adapters/ beside it)
 layer: $(LAYER_ZIP)
 
-$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/mkzip/main.go
+$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/mkzip/main.go $(RUNTIME_EXTRAS)
 	rm -rf $(LAYER_DIR) && mkdir -p $(LAYER_DIR) $(DIST)
 	install -m 0755 $(BUILD)/bootstrap-$(ARCH) $(LAYER_DIR)/bootstrap
 	for f in $(ADAPTER_FILES); do install -D -m 0644 "$$f" "$(LAYER_DIR)/$$f"; done
+	for s in $(RUNTIME_EXTRAS); do "$$s" $(ARCH) $(LAYER_DIR); done
 	$(GO) run ./layer/mkzip -o $@ $(LAYER_DIR)
+	$(GO) run ./layer/elfcheck -arch $(ARCH) $@
 
 ## run: serve examples/bash/function.sh under AWS's Runtime Interface Emulator and invoke it once
 run: layer

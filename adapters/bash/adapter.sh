@@ -181,6 +181,17 @@ lambda_remaining_ms() {
 	printf -v "$1" '%d' $((_pb_left > 0 ? _pb_left : 0))
 }
 
+# The JSON helpers handlers may call (lambda_json_string, lambda_http_response): json.sh, beside
+# this file.
+_pb_dir=${BASH_SOURCE[0]%/*}
+[[ $_pb_dir == "${BASH_SOURCE[0]}" ]] && _pb_dir=.
+# shellcheck source=json.sh
+if ! source "$_pb_dir/json.sh"; then
+	_pb_reply_error Runtime.AdapterError "cannot load $_pb_dir/json.sh (the bash adapter's JSON helpers)"
+	_pb_phase=done
+	exit 1
+fi
+
 # Load the handler: a syntax check first (its message is the error), then source it once.
 if [[ ! -r $_pb_file ]]; then
 	_pb_reply_error Runtime.HandlerNotFound "cannot read handler file $_pb_file"

@@ -22,6 +22,7 @@ import (
 	"time"
 
 	"github.com/polyboot/polyboot/internal/layerzip"
+	"github.com/polyboot/polyboot/internal/sandbox"
 )
 
 // Root returns the module's root folder.
@@ -42,6 +43,18 @@ func RIE() (string, error) {
 	out, err := exec.Command("go", "tool", "-n", "aws-lambda-rie").Output()
 	if err != nil {
 		return "", fmt.Errorf("finding the emulator (go tool -n aws-lambda-rie): %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// StaticRIE returns the path of the emulator built without cgo: a static binary, which runs in a
+// sandbox whose root has an older glibc than this machine's.
+func StaticRIE() (string, error) {
+	cmd := exec.Command("go", "tool", "-n", "aws-lambda-rie")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the static emulator (CGO_ENABLED=0 go tool -n aws-lambda-rie): %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }
@@ -75,6 +88,10 @@ type Function struct {
 	TaskDir string   // the task root
 	Handler string   // _HANDLER
 	Env     []string // more environment, KEY=VALUE
+	// Sandbox, when set, runs the emulator (which must be StaticRIE's) in this Lambda-like sandbox
+	// with Layer at /opt and TaskDir at /var/task; its RootFS and CABundle are used, and it gets
+	// Lambda's environment (sandbox.Env) instead of this process's.
+	Sandbox *sandbox.Sandbox
 }
 
 // Emulator is one running RIE serving one function.
@@ -90,13 +107,10 @@ func Start(t testing.TB, rie string, fn Function) *Emulator {
 	t.Helper()
 	port, apiPort := FreePort(t), FreePort(t)
 	logs := &SyncBuffer{}
-	cmd := exec.Command(rie,
-		"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort),
-		filepath.Join(fn.Layer, "bootstrap"))
-	cmd.Dir = fn.TaskDir
-	cmd.Env = append(CleanEnv(), "_HANDLER="+fn.Handler, "AWS_LAMBDA_FUNCTION_TIMEOUT=30")
-	cmd.Env = append(cmd.Env, fn.Env...)
+	cmd, err := command(rie, port, apiPort, fn)
+	if err != nil {
+		t.Fatalf("starting the emulator: %v", err)
+	}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -112,6 +126,23 @@ func Start(t testing.TB, rie string, fn Function) *Emulator {
 	})
 	WaitListening(t, port, logs)
 	return e
+}
+
+// command is the emulator's command line for fn, on this machine or in fn.Sandbox.
+func command(rie string, port, apiPort int, fn Function) (*exec.Cmd, error) {
+	addrs := []string{"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort)}
+	env := []string{"_HANDLER=" + fn.Handler, "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}
+	if fn.Sandbox == nil {
+		cmd := exec.Command(rie, append(addrs, filepath.Join(fn.Layer, "bootstrap"))...)
+		cmd.Dir = fn.TaskDir
+		cmd.Env = append(append(CleanEnv(), env...), fn.Env...)
+		return cmd, nil
+	}
+	box := *fn.Sandbox
+	box.Opt, box.Task, box.Rapid = fn.Layer, fn.TaskDir, rie
+	argv := append(append([]string{box.RapidPath()}, addrs...), "/opt/bootstrap")
+	return box.Command(sandbox.Env(append(env, fn.Env...)...), argv...)
 }
 
 // WaitListening waits up to 10 s for a TCP listener on 127.0.0.1:port.
