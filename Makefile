@@ -10,6 +10,11 @@ BUILD := build
 LAYER_DIR := $(BUILD)/layer-$(ARCH)
 LAYER_ZIP := $(DIST)/polyboot-$(ARCH).zip
 # Adapter files that go into the layer: manifests and programs, not tests or examples.
+# Extras in the runtime layer: each script is run as `script ARCH DESTDIR` and fills DESTDIR
+# (bin/, lib/, share/doc/) with files that are merged into the zip beside bootstrap. One line:
+# another extra is one more word here.
+RUNTIME_EXTRAS := layer/runtime/jq.sh
+EXTRAS_DIR := $(BUILD)/runtime-extras-$(ARCH)
 ADAPTER_FILES := $(shell find adapters -path '*/tests' -prune -o -path '*/example' -prune -o -type f \( -name adapter.json -o -name 'adapter.*' -o -name '*.tcl' -o -name '*.py' -o -name '*.sh' \) -print | sort)
 
 .PHONY: all build layer run stop test soak vet fmt-check clean
@@ -21,13 +26,21 @@ $(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor r
 	mkdir -p $(BUILD)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/bootstrap
 
-## layer: the runtime layer zip, dist/polyboot-$(ARCH).zip (bootstrap at the root, adapters/ beside it)
+## layer: the runtime layer zip, dist/polyboot-$(ARCH).zip (bootstrap at the root, adapters/ beside it,
+## and the RUNTIME_EXTRAS: bin/jq, ...)
 layer: $(LAYER_ZIP)
 
-$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/mkzip/main.go
+# The extras' downloads go through the shared cache ($(POLYBOOT_CACHE), default build/cache).
+$(EXTRAS_DIR)/.done: $(RUNTIME_EXTRAS) layer/interpreters/common.sh layer/interpreters/tools.sh
+	rm -rf $(EXTRAS_DIR) && mkdir -p $(EXTRAS_DIR)
+	for s in $(RUNTIME_EXTRAS); do "$$s" $(ARCH) $(CURDIR)/$(EXTRAS_DIR); done
+	touch $@
+
+$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/mkzip/main.go $(EXTRAS_DIR)/.done
 	rm -rf $(LAYER_DIR) && mkdir -p $(LAYER_DIR) $(DIST)
 	install -m 0755 $(BUILD)/bootstrap-$(ARCH) $(LAYER_DIR)/bootstrap
 	for f in $(ADAPTER_FILES); do install -D -m 0644 "$$f" "$(LAYER_DIR)/$$f"; done
+	cp -a $(EXTRAS_DIR)/. $(LAYER_DIR)/ && rm -f $(LAYER_DIR)/.done
 	$(GO) run ./layer/mkzip -o $@ $(LAYER_DIR)
 
 ## run: serve examples/bash/function.sh under AWS's Runtime Interface Emulator and invoke it once
