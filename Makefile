@@ -68,6 +68,7 @@ stop:
 test: fmt-check vet layer layers
 	POLYBOOT_LAYER_ZIP=$(CURDIR)/$(LAYER_ZIP) $(GO) test -race -count=1 -timeout 20m ./...
 	$(MAKE) --no-print-directory layers-test
+	$(MAKE) --no-print-directory tools-test
 
 ## soak: 10,000 invocations under the emulator; prints the bootstrap's RSS and open fds (make test runs 2,000)
 soak: layer
@@ -83,4 +84,4 @@ fmt-check:
 clean: stop
 	rm -rf $(BUILD) $(DIST)
 
--include layer/interpreters.mk bench/bench.mk layer/publish.mk
+-include layer/interpreters.mk layer/tools/tools.mk bench/bench.mk layer/publish.mk

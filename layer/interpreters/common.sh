@@ -119,10 +119,28 @@ apt_update() {
 	touch "$stamp"
 }
 
+# DEB_SHOW caches apt-cache's stanzas by "ARCH:PKG" (the candidate) and "ARCH:PKG=VERSION": one
+# apt-cache run takes about half a second, and a layer of 70 packages asks several times each.
+declare -gA DEB_SHOW=()
+
+# prime_deb_fields PKG... reads the candidate stanza of every package with one apt-cache run.
+prime_deb_fields() {
+	local stanza pkg version
+	while IFS= read -r -d '' stanza; do
+		pkg="$(sed -n 's/^Package: //p' <<<"$stanza" | head -n1)"
+		version="$(sed -n 's/^Version: //p' <<<"$stanza" | head -n1)"
+		[[ -n "$pkg" ]] || continue
+		DEB_SHOW[$ARCH:$pkg]="$stanza"
+		DEB_SHOW[$ARCH:$pkg=$version]="$stanza"
+	done < <({ apt-cache show --no-all-versions "$@" 2>/dev/null || true; } | awk 'BEGIN { RS = ""; ORS = "\0" } { print }')
+}
+
 # deb_field SPEC FIELD prints a field of a package from the lists; SPEC is PKG (its candidate
-# version) or PKG=VERSION.
+# version) or PKG=VERSION. It prints nothing for a package the lists do not have.
 deb_field() {
-	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n "s/^$2: //p" | head -n1
+	local stanza="${DEB_SHOW[$ARCH:$1]-}"
+	[[ -n "$stanza" ]] || stanza="$(apt-cache show --no-all-versions "$1" 2>/dev/null || true)"
+	sed -n "s/^$2: //p" <<<"$stanza" | head -n1
 }
 
 # deb_file PKG VERSION prints the file name apt-get download gives that .deb
@@ -157,6 +175,7 @@ download() {
 fetch_debs() {
 	declare -gA DEB_VERSION DEB_NOTE
 	mkdir -p "$DEB_CACHE"
+	prime_deb_fields "$@"
 	local pkg version candidate missing=()
 	for pkg in "$@"; do
 		candidate="$(deb_field "$pkg" Version)"
