@@ -173,7 +173,7 @@ main() {
 	local hostpy
 	hostpy="$(host_python)"
 	begin_layer tools "${PKGS[@]}"
-	local tools="$TOOLS" root="$ROOT" out="$OUT" patchelf="$TOOLS/patchelf/usr/bin/patchelf" f
+	local root="$ROOT" out="$OUT" patchelf="$TOOLS/patchelf/usr/bin/patchelf" f
 
 	add_python "$out" "$root"
 	install -m 0755 "$TOOLS_SRC/aws.sh" "$out/bin/aws"
@@ -188,8 +188,8 @@ main() {
 	while read -r f; do
 		is_elf "$f" || continue
 		case "$f" in
-		"$out"/bin/*) rpath "$f" '$ORIGIN/../lib' "$patchelf" ;;
-		"$out"/libexec/git-core/*) rpath "$f" '$ORIGIN/../../lib' "$patchelf" ;;
+		"$out"/bin/*) rpath "$f" "\$ORIGIN/../lib" "$patchelf" ;;
+		"$out"/libexec/git-core/*) rpath "$f" "\$ORIGIN/../../lib" "$patchelf" ;;
 		esac
 	done < <(find "$out/bin" "$out/libexec" -type f)
 	compile_python "$hostpy" "$out"
@@ -206,7 +206,6 @@ main() {
 	local zip="$DIST_DIR/polyboot-tools-$ARCH.zip"
 	make_zip "$out" "$zip"
 	log "wrote $zip"
-	: "$tools"
 }
 
 main "$@"

@@ -1,0 +1,161 @@
+#!/usr/bin/env bash
+# Tests of the tools layer (dist/polyboot-tools-ARCH.zip) with the runtime layer's jq
+# (dist/polyboot-ARCH.zip), run as root:
+#
+#  1. in a private mount namespace, both layers on a read-only /opt, the machine's own python3*,
+#     aws, jq and git hidden under /dev/null binds: tests/check_tools.sh (every tool, Lambda's
+#     PATH, the AWS CLI against internal/s3test on loopback);
+#  2. the same in the Debian 11 minbase chroot of layer/interpreters/tests/chroot.sh (no python3,
+#     no CA certificates: Amazon Linux's stand-in), plus the AWS CLI over HTTPS with a throw-away
+#     CA at Amazon Linux's bundle path;
+#  3. the stand-ins' logs: every request the CLI sent with the function's credentials was
+#     SigV4-signed with them, session token included.
+#
+# For a foreign ARCH (arm64 on amd64) nothing can run: it says so (the ELF check still runs).
+#
+# Usage: test-tools.sh [ARCH]
+# shellcheck source=../interpreters/tests/lib.sh source-path=SCRIPTDIR/../interpreters
+source "$(dirname "${BASH_SOURCE[0]}")/../interpreters/tests/lib.sh"
+
+set_arch "${1:-amd64}"
+TOOLS_TESTS="$(cd "$(dirname "${BASH_SOURCE[0]}")/tests" && pwd)"
+TOOLS_ZIP="$DIST_DIR/polyboot-tools-$ARCH.zip"
+RUNTIME_ZIP="${POLYBOOT_RUNTIME_ZIP:-$DIST_DIR/polyboot-$ARCH.zip}"
+ROOTFS="$CACHE_DIR/debootstrap/bullseye-minbase-$ARCH"
+S3SERVE="$BUILD_ROOT/s3serve"
+# The function's credentials, as Lambda passes them.
+CREDS=(AWS_ACCESS_KEY_ID=ASIAPOLYBOOTTEST AWS_SECRET_ACCESS_KEY=polyboot/tools+secret
+	AWS_SESSION_TOKEN=IQoJb3JpZ2luX2VjEPolyboot//Token== AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1)
+BUCKET=polyboot-tools-test
+
+if ! in_namespace; then
+	if [[ "$ARCH" != "$(host_arch)" ]]; then
+		printf '\n*** NOTICE: tools layer for %s on a %s machine: its programs were NOT RUN (ELF check only) ***\n\n' "$ARCH" "$(host_arch)"
+		exit 0
+	fi
+	require_root_native "$ARCH"
+	[[ -f "$TOOLS_ZIP" ]] || die "$TOOLS_ZIP does not exist: make layers; the test did NOT run"
+	[[ -f "$RUNTIME_ZIP" ]] || die "$RUNTIME_ZIP does not exist: make layer; the test did NOT run"
+	[[ -f "$ROOTFS/.polyboot-complete" ]] || die "no Debian 11 chroot at $ROOTFS: run layer/interpreters/tests/chroot.sh first; the test did NOT run"
+	command -v openssl >/dev/null || die "openssl (the command) is needed for test certificates; the test did NOT run"
+	(cd "$REPO_ROOT" && go build -o "$S3SERVE" ./internal/s3test/s3serve) || die "could not build s3serve"
+	enter_namespace "$0"
+fi
+
+WORK="$(mktemp -d)"
+PIDS=()
+cleanup() {
+	local p
+	for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+	rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+# start_s3 NAME [TLS ARGS...]: serves a stand-in, logging to WORK/NAME.log; prints its URL.
+start_s3() {
+	local log="$WORK/$1.log" _
+	shift
+	"$S3SERVE" --access-key-id ASIAPOLYBOOTTEST --secret-access-key polyboot/tools+secret \
+		--session-token IQoJb3JpZ2luX2VjEPolyboot//Token== --bucket "$BUCKET" "$@" >"$log" 2>&1 &
+	PIDS+=($!)
+	for _ in $(seq 200); do
+		if grep -q '^listening on ' "$log"; then
+			sed -n 's/^listening on //p' "$log" | head -n1
+			return 0
+		fi
+		sleep 0.05
+	done
+	die "s3serve did not start: $(cat "$log")"
+}
+
+# hide_host_tools binds /dev/null over the machine's python3*, aws, jq and git.
+hide_host_tools() {
+	local p hidden=()
+	for p in /usr/bin/python3* /usr/local/bin/python3* /usr/bin/aws /usr/local/bin/aws /usr/bin/jq \
+		/usr/local/bin/jq /usr/bin/git /usr/local/bin/git; do
+		[[ -e "$p" ]] || continue
+		mount --bind /dev/null "$(readlink -f "$p")"
+		hidden+=("$p")
+	done
+	printf '    hidden: %s\n' "${hidden[*]:-nothing (none present)}"
+}
+
+no_host_tools() {
+	local found
+	# shellcheck disable=SC2016  # expanded by the inner shell
+	found="$(env -i PATH=/usr/local/bin:/usr/bin:/bin bash -c 'for c in python3 aws jq git; do command -v "$c" >/dev/null && "$c" --version </dev/null >/dev/null 2>&1 && echo "$c runs"; done' || true)"
+	[[ -z "$found" ]] || {
+		echo "still runnable outside /opt: $found"
+		return 1
+	}
+	echo "no python3, aws, jq or git runs from /usr/local/bin:/usr/bin:/bin"
+}
+
+# check_signed LOG: every request was verified except the two the checks expect refused.
+check_signed() {
+	local log="$1" op bad
+	bad="$(grep '^{' "$log" | grep -v '"verified":true' | grep -v -e '"error":"SignatureDoesNotMatch"' -e '"error":"AccessDenied"' || true)"
+	[[ -z "$bad" ]] || {
+		echo "unexpected refusals: $bad"
+		return 1
+	}
+	for op in ListBuckets PutObject ListObjectsV2 HeadObject GetObject; do
+		grep "\"operation\":\"$op\"" "$log" | grep '"verified":true' | grep -q 'x-amz-security-token' || {
+			echo "no $op signed with the function's key and session token"
+			return 1
+		}
+	done
+	if ! grep -q '"error":"SignatureDoesNotMatch"' "$log" || ! grep -q '"error":"AccessDenied"' "$log"; then
+		echo "the wrong-secret and no-token requests did not reach the stand-in"
+		return 1
+	fi
+	echo "$(grep -c '"verified":true' "$log") requests verified (ListBuckets, PutObject, ListObjectsV2, HeadObject, GetObject), $(grep -c '"verified":false' "$log") refused"
+}
+
+make_certs() {
+	local d="$1"
+	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=polyboot test CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
+	openssl req -newkey rsa:2048 -nodes -subj "/CN=localhost" -keyout "$d/server.key" -out "$d/server.csr" 2>/dev/null
+	printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$d/ext.cnf"
+	openssl x509 -req -in "$d/server.csr" -CA "$d/ca.pem" -CAkey "$d/ca.key" -CAcreateserial -days 2 \
+		-extfile "$d/ext.cnf" -out "$d/server.pem" 2>/dev/null
+}
+
+main() {
+	echo "# tools layer: $TOOLS_ZIP, with $RUNTIME_ZIP ($ARCH)"
+	hide_host_tools
+	check "machine's own python3, aws, jq and git are hidden" no_host_tools
+
+	echo "# 1: both layers on a read-only /opt in a private mount namespace"
+	local url
+	url="$(start_s3 namespace)"
+	mount_layers "$RUNTIME_ZIP" "$TOOLS_ZIP"
+	run_script "tools in the namespace" env -i "${CREDS[@]}" LD_LIBRARY_PATH="/lib64:/usr/lib64:/lib/$TRIPLET:/usr/lib/$TRIPLET:/opt/lib" \
+		bash "$TOOLS_TESTS/check_tools.sh" "$url" "$BUCKET"
+	umount /opt
+	check "namespace: every request signed with the function's credentials" check_signed "$WORK/namespace.log"
+
+	echo "# 2: the Debian 11 minbase chroot $ROOTFS"
+	mount -t proc proc "$ROOTFS/proc"
+	mount --bind /dev "$ROOTFS/dev"
+	mount -t tmpfs -o mode=1777 polyboot-tmp "$ROOTFS/tmp"
+	mount -t tmpfs -o mode=0755 polyboot-opt "$ROOTFS/opt"
+	unzip -q "$RUNTIME_ZIP" -d "$ROOTFS/opt"
+	unzip -q -o "$TOOLS_ZIP" -d "$ROOTFS/opt"
+	mount -o remount,ro "$ROOTFS/opt"
+	mkdir -p "$WORK/certs"
+	make_certs "$WORK/certs"
+	mount -t tmpfs -o mode=0755 polyboot-pki "$ROOTFS/etc/pki/tls/certs"
+	cp "$WORK/certs/ca.pem" "$ROOTFS/etc/pki/tls/certs/ca-bundle.crt"
+	cp "$TOOLS_TESTS/check_tools.sh" "$ROOTFS/tmp/"
+	local https
+	url="$(start_s3 chroot)"
+	https="$(start_s3 chroot-tls --tls-cert "$WORK/certs/server.pem" --tls-key "$WORK/certs/server.key")"
+	run_script "tools in the chroot" chroot "$ROOTFS" env -i "${CREDS[@]}" LD_LIBRARY_PATH=/lib64:/usr/lib64:/opt/lib \
+		bash /tmp/check_tools.sh "$url" "$BUCKET" "$https"
+	check "chroot: every request signed with the function's credentials" check_signed "$WORK/chroot.log"
+
+	summary "tools-test ($ARCH)"
+}
+
+main
