@@ -9,7 +9,10 @@
 #     no CA certificates: Amazon Linux's stand-in), plus the AWS CLI over HTTPS with a throw-away
 #     CA at Amazon Linux's bundle path;
 #  3. the stand-ins' logs: every request the CLI sent with the function's credentials was
-#     SigV4-signed with them, session token included.
+#     SigV4-signed with them, session token included;
+#  4. end to end: a bash handler running `jq -r .name <<<"$1"` under AWS's Runtime Interface
+#     Emulator (go tool aws-lambda-rie) with the runtime layer's bootstrap at /opt and Lambda's
+#     PATH and LD_LIBRARY_PATH; it answers with the event's name and the jq it ran (/opt/bin/jq).
 #
 # For a foreign ARCH (arm64 on amd64) nothing can run: it says so (the ELF check still runs).
 #
@@ -39,6 +42,8 @@ if ! in_namespace; then
 	[[ -f "$ROOTFS/.polyboot-complete" ]] || die "no Debian 11 chroot at $ROOTFS: run layer/interpreters/tests/chroot.sh first; the test did NOT run"
 	command -v openssl >/dev/null || die "openssl (the command) is needed for test certificates; the test did NOT run"
 	(cd "$REPO_ROOT" && go build -o "$S3SERVE" ./internal/s3test/s3serve) || die "could not build s3serve"
+	POLYBOOT_RIE="$(cd "$REPO_ROOT" && go tool -n aws-lambda-rie)" || die "could not build the emulator (go tool aws-lambda-rie)"
+	export POLYBOOT_RIE
 	enter_namespace "$0"
 fi
 
@@ -112,6 +117,37 @@ check_signed() {
 	echo "$(grep -c '"verified":true' "$log") requests verified (ListBuckets, PutObject, ListObjectsV2, HeadObject, GetObject), $(grep -c '"verified":false' "$log") refused"
 }
 
+# jq_handler_e2e: serves a bash handler that uses jq under the emulator, from the layer at /opt,
+# and invokes it twice.
+jq_handler_e2e() {
+	local task="$WORK/task" log="$WORK/rie.log" port out i ok=1
+	mkdir -p "$task"
+	# shellcheck disable=SC2016  # the handler's own text
+	printf '%s\n' 'handler() { printf '\''{"name":"%s","jq":"%s"}'\'' "$(jq -r .name <<<"$1")" "$(command -v jq)"; }' >"$task/function.sh"
+	port=$((20000 + RANDOM % 20000))
+	(
+		cd "$task" || exit 1
+		exec setsid env -i PATH=/usr/local/bin:/usr/bin/:/bin:/opt/bin LD_LIBRARY_PATH="/lib64:/usr/lib64:$task:$task/lib:/opt/lib" \
+			LANG=en_US.UTF-8 TZ=:UTC _HANDLER=function.handler LAMBDA_TASK_ROOT="$task" AWS_LAMBDA_FUNCTION_TIMEOUT=30 \
+			"$POLYBOOT_RIE" --runtime-interface-emulator-address "127.0.0.1:$port" \
+			--runtime-api-address "127.0.0.1:$((port + 1))" /opt/bootstrap
+	) >"$log" 2>&1 &
+	local rie=$!
+	for i in $(seq 200); do
+		(: <"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+		sleep 0.05
+	done
+	for i in 1 2; do
+		out="$(curl -s --max-time 30 -XPOST "http://127.0.0.1:$port/2015-03-31/functions/function/invocations" -d '{"name":"Ada \"the\" first","n":'"$i"'}' || true)"
+		echo "invoke $i: $out"
+		[[ "$out" == '{"name":"Ada "the" first","jq":"/opt/bin/jq"}' ]] || ok=0
+	done
+	kill -- "-$rie" 2>/dev/null || true
+	wait "$rie" 2>/dev/null || true
+	((ok)) || sed 's/^/  log: /' "$log"
+	((ok))
+}
+
 make_certs() {
 	local d="$1"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=polyboot test CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
@@ -132,6 +168,7 @@ main() {
 	mount_layers "$RUNTIME_ZIP" "$TOOLS_ZIP"
 	run_script "tools in the namespace" env -i "${CREDS[@]}" LD_LIBRARY_PATH="/lib64:/usr/lib64:/lib/$TRIPLET:/usr/lib/$TRIPLET:/opt/lib" \
 		bash "$TOOLS_TESTS/check_tools.sh" "$url" "$BUCKET"
+	check "e2e: a bash handler runs the runtime layer's jq on its event (Lambda's PATH)" jq_handler_e2e
 	umount /opt
 	check "namespace: every request signed with the function's credentials" check_signed "$WORK/namespace.log"
 
