@@ -174,6 +174,8 @@ main() {
 	hostpy="$(host_python)"
 	begin_layer tools "${PKGS[@]}"
 	local root="$ROOT" out="$OUT" patchelf="$TOOLS/patchelf/usr/bin/patchelf" f
+	# git's contrib/ holds Go sources: under build/ they would join `go vet ./...` of the repository.
+	find "$root" -name '*.go' -delete
 
 	add_python "$out" "$root"
 	install -m 0755 "$TOOLS_SRC/aws.sh" "$out/bin/aws"
