@@ -148,6 +148,28 @@ jq_handler_e2e() {
 	((ok))
 }
 
+# same_as_other_layers: files the tools layer shares with the runtime, Tcl and Python 2.7 layers
+# (lib/libssl.so.1.1, share/doc/zlib1g/copyright, ...) must be byte-identical, since Lambda lays
+# all of a function's layers into one /opt.
+same_as_other_layers() {
+	local other f shared=0
+	for other in "$RUNTIME_ZIP" "$DIST_DIR/polyboot-tcl-$ARCH.zip" "$DIST_DIR/polyboot-python2-$ARCH.zip"; do
+		[[ -f "$other" ]] || {
+			echo "$other is missing"
+			return 1
+		}
+		while read -r f; do
+			[[ "$f" == */ ]] && continue
+			shared=$((shared + 1))
+			cmp -s <(unzip -p "$TOOLS_ZIP" "$f") <(unzip -p "$other" "$f") || {
+				echo "$f differs between $TOOLS_ZIP and $other"
+				return 1
+			}
+		done < <(comm -12 <(unzip -Z1 "$TOOLS_ZIP" | LC_ALL=C sort) <(unzip -Z1 "$other" | LC_ALL=C sort))
+	done
+	echo "$shared files are also in the runtime, Tcl or Python 2.7 layer, all identical"
+}
+
 make_certs() {
 	local d="$1"
 	openssl req -x509 -newkey rsa:2048 -nodes -days 2 -subj "/CN=polyboot test CA" -keyout "$d/ca.key" -out "$d/ca.pem" 2>/dev/null
@@ -159,6 +181,7 @@ make_certs() {
 
 main() {
 	echo "# tools layer: $TOOLS_ZIP, with $RUNTIME_ZIP ($ARCH)"
+	check "files shared with the other layers are identical" same_as_other_layers
 	hide_host_tools
 	check "machine's own python3, aws, jq and git are hidden" no_host_tools
 
