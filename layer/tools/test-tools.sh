@@ -186,6 +186,17 @@ make_certs() {
 		-extfile "$d/ext.cnf" -out "$d/server.pem" 2>/dev/null
 }
 
+# mount_root ROOT gives ROOT /proc, /dev, a private /tmp, and both layers on a read-only /opt.
+mount_root() {
+	mount -t proc proc "$1/proc"
+	mount --bind /dev "$1/dev"
+	mount -t tmpfs -o mode=1777 polyboot-tmp "$1/tmp"
+	mount -t tmpfs -o mode=0755 polyboot-opt "$1/opt"
+	unzip -q "$RUNTIME_ZIP" -d "$1/opt"
+	unzip -q -o "$TOOLS_ZIP" -d "$1/opt"
+	mount -o remount,ro "$1/opt"
+}
+
 # The foreign architecture's checks under qemu-user, in EMU_ROOT.
 q() { chroot "$EMU_ROOT" /qemu "$@"; }
 qenv() { env -i "${CREDS[@]}" HOME=/tmp LD_LIBRARY_PATH=/opt/lib "$(command -v chroot)" "$EMU_ROOT" /qemu "$@"; }
@@ -210,13 +221,7 @@ emulated() {
 	EMU_ROOT="$BUILD_DIR/emulated-root"
 	local root="$EMU_ROOT" url
 	echo "# tools layer $TOOLS_ZIP under qemu-user in $root"
-	mount -t proc proc "$root/proc"
-	mount --bind /dev "$root/dev"
-	mount -t tmpfs -o mode=1777 polyboot-tmp "$root/tmp"
-	mount -t tmpfs -o mode=0755 polyboot-opt "$root/opt"
-	unzip -q "$RUNTIME_ZIP" -d "$root/opt"
-	unzip -q -o "$TOOLS_ZIP" -d "$root/opt"
-	mount -o remount,ro "$root/opt"
+	mount_root "$root"
 	# ssh looks its user up (Lambda has an /etc/passwd); the sysroot holds only the C library.
 	mkdir -p "$root/etc"
 	[[ -e "$root/etc/passwd" ]] || : >"$root/etc/passwd"
@@ -255,13 +260,7 @@ main() {
 	check "namespace: every request signed with the function's credentials" check_signed "$WORK/namespace.log"
 
 	echo "# 2: the Debian 11 minbase chroot $ROOTFS"
-	mount -t proc proc "$ROOTFS/proc"
-	mount --bind /dev "$ROOTFS/dev"
-	mount -t tmpfs -o mode=1777 polyboot-tmp "$ROOTFS/tmp"
-	mount -t tmpfs -o mode=0755 polyboot-opt "$ROOTFS/opt"
-	unzip -q "$RUNTIME_ZIP" -d "$ROOTFS/opt"
-	unzip -q -o "$TOOLS_ZIP" -d "$ROOTFS/opt"
-	mount -o remount,ro "$ROOTFS/opt"
+	mount_root "$ROOTFS"
 	mkdir -p "$WORK/certs"
 	make_certs "$WORK/certs"
 	mount -t tmpfs -o mode=0755 polyboot-pki "$ROOTFS/etc/pki/tls/certs"
