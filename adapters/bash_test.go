@@ -52,7 +52,7 @@ func wantResponse(t *testing.T, x exchange, escapedID, body string) {
 // program holds, from /proc, as "fd -> target" lines.
 const childFDs = `
 list_child_fds() {
-  sleep 30 &
+  LC_ALL=C sleep 30 & # C locale: sleep opens no locale archive of its own
   local pid=$! f
   # Until sleep runs (its libc is mapped): the exec has closed the close-on-exec fds by then.
   until [[ $(</proc/$pid/comm) == sleep && $(</proc/$pid/maps) == *libc* ]]; do :; done
