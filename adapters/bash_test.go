@@ -54,8 +54,8 @@ const childFDs = `
 list_child_fds() {
   LC_ALL=C sleep 30 & # C locale: sleep opens no locale archive of its own
   local pid=$! f
-  # Until sleep runs (its libc is mapped): the exec has closed the close-on-exec fds by then.
-  until [[ $(</proc/$pid/comm) == sleep && $(</proc/$pid/maps) == *libc* ]]; do :; done
+  # Until sleep sleeps (state S): its exec, loader and start-up have closed what they opened.
+  until [[ $(</proc/$pid/comm) == sleep && $(</proc/$pid/stat) == *') S '* ]]; do :; done
   for f in /proc/$pid/fd/*; do printf '%s -> %s\n' "${f##*/}" "$(readlink "$f")"; done >"$1"
   kill "$pid"; wait "$pid" 2>/dev/null
   return 0

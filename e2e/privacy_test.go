@@ -24,7 +24,7 @@ var privacyHandlers = map[string]string{
   case $1 in
   *'"fds"'*)
     LC_ALL=C sleep 30 & local pid=$! f
-    until [[ $(</proc/$pid/comm) == sleep && $(</proc/$pid/maps) == *libc* ]]; do :; done
+    until [[ $(</proc/$pid/comm) == sleep && $(</proc/$pid/stat) == *') S '* ]]; do :; done
     printf '['; for f in /proc/$pid/fd/*; do printf '"%s:%s",' "${f##*/}" "$(readlink "$f")"; done; printf '"end"]'
     kill "$pid" ;;
   *'"late"'*)
@@ -40,7 +40,7 @@ var privacyHandlers = map[string]string{
         return [dict get $context event_json]
     }
     set pid [exec env LC_ALL=C sleep 30 &]
-    while {[Read /proc/$pid/comm] ne "sleep\n" || ![string match *libc* [Read /proc/$pid/maps]]} {}
+    while {[Read /proc/$pid/comm] ne "sleep\n" || ![string match {*) S *} [Read /proc/$pid/stat]]} {}
     set out {}
     foreach f [glob /proc/$pid/fd/*] {
         lappend out [json::string "[file tail $f]:[file readlink $f]"]
@@ -61,8 +61,8 @@ def handler(event, context):
         child = subprocess.Popen(['sleep', '30'], env=dict(os.environ, LC_ALL='C'))
         fd_dir = '/proc/%d/fd' % child.pid
         while True:
-            with open('/proc/%d/comm' % child.pid) as comm, open('/proc/%d/maps' % child.pid) as maps:
-                if comm.read() == 'sleep\n' and 'libc' in maps.read():
+            with open('/proc/%d/comm' % child.pid) as comm, open('/proc/%d/stat' % child.pid) as stat:
+                if comm.read() == 'sleep\n' and ') S ' in stat.read():
                     break
         out = ['%s:%s' % (fd, os.readlink(os.path.join(fd_dir, fd))) for fd in os.listdir(fd_dir)]
         child.kill()
