@@ -1,4 +1,5 @@
-# bench/bench.mk: the benchmark. Included by the root Makefile; not part of `make test`.
+# bench/bench.mk: the benchmark. Included by the root Makefile; `make test` runs only bench/'s unit tests.
+# bench/ is a Go module of its own (bench/go.mod), so that aws-lambda-go, the floor, stays out of polyboot's.
 #
 #   make bench              the end-to-end benchmark under AWS's Runtime Interface Emulator (bash, Tcl,
 #                           Python 2.7, python3 through polyboot's layer; the aws-lambda-go floor; the
@@ -27,16 +28,16 @@ BENCH_STARTED := $(shell date +%s)
 ## bench-tools: what the benchmark runs besides the layer
 bench-tools:
 	mkdir -p $(BENCH_BUILD)/echo-go $(BENCH_BUILD)/echo-go-symbols $(BENCH_BUILD)/bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BENCH_BUILD)/echo-go/bootstrap ./bench/cmd/echo-go
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/echo-go-symbols/bootstrap ./bench/cmd/echo-go
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BENCH_BUILD)/bin/echo-worker ./bench/cmd/echo-worker
+	CGO_ENABLED=0 $(GO) -C bench build -trimpath -ldflags "-s -w" -o $(CURDIR)/$(BENCH_BUILD)/echo-go/bootstrap ./cmd/echo-go
+	CGO_ENABLED=0 $(GO) -C bench build -trimpath -o $(CURDIR)/$(BENCH_BUILD)/echo-go-symbols/bootstrap ./cmd/echo-go
+	CGO_ENABLED=0 $(GO) -C bench build -trimpath -ldflags "-s -w" -o $(CURDIR)/$(BENCH_BUILD)/bin/echo-worker ./cmd/echo-worker
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/bin/bootstrap-symbols ./cmd/bootstrap
-	$(GO) build -o $(BENCH_BUILD)/bin/polybench ./bench/cmd/polybench
+	$(GO) -C bench build -o $(CURDIR)/$(BENCH_BUILD)/bin/polybench ./cmd/polybench
 
 ## bench-go: the Go benchmarks (codec, invoke loop against a fake Runtime API)
 bench-go:
 	mkdir -p $(BENCH_BUILD)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_GOBENCH_TIME) ./bench/ | tee $(BENCH_BUILD)/gobench.txt
+	$(GO) -C bench test -run '^$$' -bench . -benchmem -benchtime $(BENCH_GOBENCH_TIME) . | tee $(BENCH_BUILD)/gobench.txt
 
 ## bench: the end-to-end benchmark and the Go benchmarks; writes bench/RESULTS.md
 bench: layer bench-tools bench-go
