@@ -2,7 +2,6 @@ package main
 
 import (
 	"bytes"
-	"errors"
 	"fmt"
 	"io"
 	"io/fs"
@@ -29,7 +28,6 @@ const (
 	concRetryPause    = time.Millisecond // before sending again an invocation answered Runtime.Unavailable
 	concBudget        = 15 * time.Second // per N: past it no invocation starts (the default run needs a third)
 	concWarmupPerLoop = 5
-	concRounds        = 5 // the timed invocations are spread over rounds, every N taking its turn
 	concEventSize     = 256
 	concMaxFailures   = 10
 )
@@ -50,10 +48,10 @@ type concResult struct {
 
 // concurrencyReport is the concurrency row.
 type concurrencyReport struct {
-	skipped            string // why it did not run; loud when it could not be measured
-	quiet              bool   // skipped on request (-rows, -concurrency), not for want of something
-	perN, rounds, ncpu int
-	results            []*concResult
+	skipped    string // why it did not run; loud when it could not be measured
+	quiet      bool   // skipped on request (-rows, -concurrency), not for want of something
+	perN, ncpu int
+	results    []*concResult
 }
 
 // parseConcurrency reads -concurrency ("1,2,4,8"); empty, "0" or "none" is none.
@@ -120,10 +118,10 @@ func concSkip(c *config, in interpreters) (reason string, quiet bool) {
 	return "", false
 }
 
-// measureConcurrency runs the concurrency row, unless it was not asked for or cannot run here.
+// measureConcurrency runs the concurrency row, unless it was not asked for or cannot run here:
+// for each N, an emulator, a warm-up, perN timed invocations, then the emulator is stopped.
 func measureConcurrency(c *config, in interpreters) *concurrencyReport {
 	rep := &concurrencyReport{ncpu: runtime.NumCPU(), perN: concPerN(c.n, c.concurrency)}
-	rep.rounds = max(1, min(concRounds, rep.perN))
 	taskDir, err := "", error(nil)
 	if rep.skipped, rep.quiet = concSkip(c, in); rep.skipped == "" {
 		if taskDir, err = concTask(c); err != nil {
@@ -136,31 +134,43 @@ func measureConcurrency(c *config, in interpreters) *concurrencyReport {
 		}
 		return rep
 	}
-	logf("concurrency: bash 10 ms handler, N = %v, %d invocations per N in %d rounds", c.concurrency, rep.perN, rep.rounds)
-	var live []*concSession
+	logf("concurrency: bash 10 ms handler, N = %v, %d invocations per N", c.concurrency, rep.perN)
 	for _, n := range c.concurrency {
 		res := &concResult{n: n}
 		rep.results = append(rep.results, res)
-		s, err := startConcSession(c, in.bash, taskDir, res)
-		if s != nil {
-			defer stopTree(s.e)
+		if res.err = measureN(c, in.bash, taskDir, res, rep.perN); res.err != nil {
+			logf("*** concurrency N=%d: %v: NOT MEASURED ***", n, res.err)
 		}
-		if err != nil {
-			res.err = err
-			logf("*** concurrency N=%d: %v: NOT MEASURED ***", n, err)
-			continue
-		}
-		live = append(live, s)
-	}
-	for k := range rep.rounds {
-		for _, s := range rotate(k, live) {
-			s.timedBlock(rep.perN/rep.rounds + btoi(k < rep.perN%rep.rounds))
-		}
-	}
-	for _, s := range live {
-		s.finish()
 	}
 	return rep
+}
+
+// measureN measures one N.
+func measureN(c *config, bash, taskDir string, res *concResult, perN int) error {
+	s, err := startConcSession(c, bash, taskDir, res)
+	if s == nil {
+		return err
+	}
+	defer stopTree(s.e)
+	if err != nil {
+		return err
+	}
+	before, start := s.readCPU(), time.Now()
+	st := s.run(perN, start.Add(concBudget), true)
+	res.wall = time.Since(start)
+	after := s.readCPU()
+	res.lat, res.retries, res.failed, res.firstFailure, res.capped = st.lat, st.retries, st.failed, st.firstFailure, st.capped
+	res.cpu, res.cpuOK = after.total()-before.total(), after.ok && before.ok
+	slices.Sort(res.lat)
+	res.rssKB = peakRSS(s.boot)
+	for _, w := range children(s.boot) {
+		res.rssKB += peakRSS(w)
+		res.nWorkers++
+	}
+	if len(res.lat) == 0 || res.failed > concMaxFailures {
+		return fmt.Errorf("%d invocations failed, the first: %s\n%s", res.failed, res.firstFailure, logTail(s.e, 10))
+	}
+	return nil
 }
 
 // concTask lays out the row's task folder, and makes it and the layer readable by the emulator's
@@ -206,7 +216,7 @@ cd /var/task
 shift 2
 exec "$@"`
 
-// concSession is one N's emulator, up for the whole row.
+// concSession is one N's emulator.
 type concSession struct {
 	res     *concResult
 	e       *rietest.Emulator
@@ -214,8 +224,6 @@ type concSession struct {
 	boot    int
 	workers []int
 	seq     atomic.Int64 // numbers the events
-	spent   time.Duration
-	failed  bool
 }
 
 // startConcSession starts N's emulator in Managed Instances mode inside a private mount
@@ -351,38 +359,6 @@ func cmp(a, b string) string {
 	return a
 }
 
-// timedBlock runs total timed invocations, adding their latencies, wall time, retries and CPU to
-// the session's.
-func (s *concSession) timedBlock(total int) {
-	res := s.res
-	left := concBudget - s.spent
-	if s.failed || total == 0 {
-		return
-	}
-	if left <= 0 {
-		res.capped = true
-		return
-	}
-	before, start := s.readCPU(), time.Now()
-	st := s.run(total, start.Add(left), true)
-	wall := time.Since(start)
-	after := s.readCPU()
-	s.spent += wall
-	res.wall += wall
-	res.lat = append(res.lat, st.lat...)
-	res.retries += st.retries
-	res.failed += st.failed
-	res.capped = res.capped || st.capped
-	res.firstFailure = cmp(res.firstFailure, st.firstFailure)
-	res.cpu += after.total() - before.total()
-	res.cpuOK = after.ok && before.ok && (res.cpuOK || res.wall == wall)
-	if res.failed > concMaxFailures {
-		s.failed = true
-		res.err = fmt.Errorf("%d invocations failed, the first: %s\n%s", res.failed, res.firstFailure, logTail(s.e, 10))
-		logf("concurrency N=%d: %v", res.n, res.err)
-	}
-}
-
 // readCPU is the CPU time used so far by this process, the emulator, the bootstrap and the
 // workers (with the children they waited for: the handler's sleep).
 func (s *concSession) readCPU() cpuSample {
@@ -393,20 +369,6 @@ func (s *concSession) readCPU() cpuSample {
 		sum.ok = sum.ok && err == nil
 	}
 	return sum
-}
-
-// finish sorts the latencies and reads the memory of the bootstrap and of its workers.
-func (s *concSession) finish() {
-	res := s.res
-	slices.Sort(res.lat)
-	res.rssKB = peakRSS(s.boot)
-	for _, w := range children(s.boot) {
-		res.rssKB += peakRSS(w)
-		res.nWorkers++
-	}
-	if res.err == nil && len(res.lat) == 0 {
-		res.err = errors.New("no timed invocation was answered")
-	}
 }
 
 // throughput is answered timed invocations per second of the timed blocks' wall time.
@@ -455,8 +417,8 @@ func (cr *concurrencyReport) section(b *strings.Builder) {
 	p("polyboot bash with an I/O-bound 10 ms handler (bench/handlers/sleep10ms.sh) under the emulator's\n")
 	p("Managed Instances mode, `AWS_LAMBDA_MAX_CONCURRENCY=N`, driven by N client loops that each send their\n")
 	p("next invocation after the answer to the last (and send again, after %s, one the emulator answered\n", fmtMs(concRetryPause))
-	p("`Runtime.Unavailable`: more in flight than workers polling). %d timed invocations per N in %d rounds,\n", cr.perN, cr.rounds)
-	p("every event unique and checked; CPU of client, emulator, bootstrap, workers and their `sleep`; RSS is\n")
+	p("`Runtime.Unavailable`: more in flight than workers polling). %d timed invocations per N after %d warm-up\n", cr.perN, concWarmupPerLoop)
+	p("ones per loop, every event unique and checked; CPU of client, emulator, bootstrap, workers and `sleep`; RSS is\n")
 	p("the summed VmHWM of the bootstrap and its workers. The emulator runs in a private mount namespace\n")
 	p("(`unshare -m`, the layer on /opt, the task on /var/task), which needs root.\n\n")
 	p("%s\n", table([]string{"N", "throughput", "× N=" + fmt.Sprint(cr.results[0].n), "p50", "p99", "CPU per invocation",

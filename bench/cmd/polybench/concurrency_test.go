@@ -55,7 +55,7 @@ func TestConcurrencySection(t *testing.T) {
 		}
 		return r
 	}
-	cr := &concurrencyReport{ncpu: 2, perN: 400, rounds: 5,
+	cr := &concurrencyReport{ncpu: 2, perN: 400,
 		results: []*concResult{mk(1, 80), mk(2, 158), mk(4, 300), mk(8, 560)}}
 	cr.results[1].err = errors.New("the emulator\nexited")
 	cr.results[1].lat = nil
