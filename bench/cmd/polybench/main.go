@@ -205,24 +205,32 @@ type event struct {
 	body []byte
 }
 
+// shape is one large event's kind.
+type shape struct {
+	name string // as in the tables
+	make func(int) ([]byte, error)
+	size int
+}
+
+// shapes are the large events, in the tables' order.
+func shapes() []shape {
+	return []shape{
+		{"6 MB, 50k records", bench.Event, bench.EventSize6MB},
+		{"5 MB string (é \\\" \\\\)", bench.StringEvent, bench.EventSize5MB},
+		{fmt.Sprintf("5 MB nested %d deep", bench.NestedDepth), bench.NestedEvent, bench.EventSize5MB},
+	}
+}
+
 func makeEvents() (ev events, err error) {
 	if ev.warm, err = bench.Event(1024); err != nil {
 		return ev, err
 	}
-	for _, e := range []struct {
-		name string
-		make func(int) ([]byte, error)
-		size int
-	}{
-		{"6 MB, 50k records", bench.Event, bench.EventSize6MB},
-		{"5 MB string (é \\\" \\\\)", bench.StringEvent, bench.EventSize5MB},
-		{fmt.Sprintf("5 MB nested %d deep", bench.NestedDepth), bench.NestedEvent, bench.EventSize5MB},
-	} {
-		b, err := e.make(e.size)
+	for _, sh := range shapes() {
+		b, err := sh.make(sh.size)
 		if err != nil {
 			return ev, err
 		}
-		ev.big = append(ev.big, event{name: e.name, body: b})
+		ev.big = append(ev.big, event{name: sh.name, body: b})
 	}
 	return ev, nil
 }

@@ -140,10 +140,7 @@ func (r *result) bigCell(i int, f *result) string {
 // mainTable is the benchmark's table: one row per runtime, every figure with its ratio to the floor.
 func (rep *report) mainTable() string {
 	f := rep.floor()
-	header := []string{"runtime", "warm p50, 1 KB", "warm p99", "throughput"}
-	for _, e := range bigNames() {
-		header = append(header, e)
-	}
+	header := append([]string{"runtime", "warm p50, 1 KB", "warm p99", "throughput"}, bigNames()...)
 	header = append(header, "cold start", "cold − floor − interpreter", "CPU per invocation (worker)", "peak RSS: bootstrap, worker")
 	var rows [][]string
 	for _, r := range rep.results {
@@ -168,7 +165,7 @@ func (rep *report) mainTable() string {
 			share = fmtMs(d)
 		}
 		cpu := "–"
-		if r.cpu.ok {
+		if r.cpu.ok && f.cpu.ok {
 			cpu = fmt.Sprintf("%.3f ms (%s)", r.cpu.total()*1000, fmtRatio(r.cpu.total()/f.cpu.total()))
 			if r.row.worker {
 				cpu = strings.TrimSuffix(cpu, ")") + fmt.Sprintf("; %.3f)", r.cpu.worker*1000)
@@ -183,12 +180,11 @@ func (rep *report) mainTable() string {
 	return table(header, rows)
 }
 
-// bigNames are the large events' column names (makeEvents' order).
+// bigNames are the large events' column names.
 func bigNames() []string {
-	ev, _ := makeEvents()
 	var out []string
-	for _, e := range ev.big {
-		out = append(out, e.name)
+	for _, sh := range shapes() {
+		out = append(out, sh.name)
 	}
 	return out
 }
