@@ -68,36 +68,9 @@ func profileRow(c *config, r *row, event []byte) (*profileResult, error) {
 		return p, err
 	}
 
-	if _, err := exec.LookPath("strace"); err != nil {
-		p.straceNote = "strace not installed"
-	} else {
-		bootOut := filepath.Join(c.tmp, "strace-bootstrap.txt")
-		workerOut := filepath.Join(c.tmp, "strace-worker.txt")
-		tracers := []*tracer{}
-		t, err := startTracer("strace", "-f", "-c", "-o", bootOut, "-p", strconv.Itoa(boot))
-		if err != nil {
-			return p, err
-		}
-		tracers = append(tracers, t)
-		if worker != 0 {
-			t, err := startTracer("strace", "-f", "-c", "-o", workerOut, "-p", strconv.Itoa(worker))
-			if err != nil {
-				stopTracers(tracers)
-				return p, err
-			}
-			tracers = append(tracers, t)
-		}
-		err = invokeN(n)
-		stopTracers(tracers)
-		if err != nil {
-			return p, err
-		}
-		p.bootstrapCalls, p.bootstrapTotal = readStraceSummary(bootOut, n)
-		if worker != 0 {
-			p.workerCalls, p.workerTotal = readStraceSummary(workerOut, n)
-		}
+	if p.straceNote, err = p.strace(c, n, invokeN, boot, worker); err != nil {
+		return p, err
 	}
-
 	if _, err := exec.LookPath("perf"); err != nil {
 		p.perfNote = "perf not installed (apt-get install linux-perf)"
 		return p, nil
@@ -123,6 +96,33 @@ func profileRow(c *config, r *row, event []byte) (*profileResult, error) {
 	}
 	_ = os.Remove(data)
 	return p, nil
+}
+
+// strace counts the system calls of the runtime and of its worker during n invocations, and
+// returns why it could not when strace is missing.
+func (p *profileResult) strace(c *config, n int, invokeN func(int) error, boot, worker int) (string, error) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		return "strace not installed", nil
+	}
+	var tracers []*tracer
+	for i, pid := range []int{boot, worker} {
+		if pid == 0 {
+			continue
+		}
+		t, err := startTracer("strace", "-f", "-c", "-o", filepath.Join(c.tmp, fmt.Sprintf("strace-%d.txt", i)), "-p", strconv.Itoa(pid))
+		if err != nil {
+			stopTracers(tracers)
+			return "", err
+		}
+		tracers = append(tracers, t)
+	}
+	err := invokeN(n)
+	stopTracers(tracers)
+	p.bootstrapCalls, p.bootstrapTotal = readStraceSummary(filepath.Join(c.tmp, "strace-0.txt"), n)
+	if worker != 0 {
+		p.workerCalls, p.workerTotal = readStraceSummary(filepath.Join(c.tmp, "strace-1.txt"), n)
+	}
+	return "", err
 }
 
 // tracer is a running strace or perf attached to processes.
