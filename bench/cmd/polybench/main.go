@@ -216,7 +216,7 @@ type shape struct {
 func shapes() []shape {
 	return []shape{
 		{"6 MB, 50k records", bench.Event, bench.EventSize6MB},
-		{"5 MB string (é \\\" \\\\)", bench.StringEvent, bench.EventSize5MB},
+		{"5 MB string of `é` `\\\"` `\\\\`", bench.StringEvent, bench.EventSize5MB},
 		{fmt.Sprintf("5 MB nested %d deep", bench.NestedDepth), bench.NestedEvent, bench.EventSize5MB},
 	}
 }

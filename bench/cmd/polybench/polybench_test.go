@@ -112,7 +112,7 @@ func TestTables(t *testing.T) {
 	}
 	readme := rep.readmeTable()
 	for _, want := range []string{"| 2026-12-03, 2 CPUs, × aws-lambda-go | bash | aws-lambda-go |", "| warm p50, 1 KB event | 1.50× | 0.50 ms |",
-		"| 5 MB string (é \\\" \\\\) | fails | 40.0 ms |", "| cold − (floor + interpreter's own start) | 2.50 ms | – |"} {
+		"| 5 MB string of `é` `\\\"` `\\\\` | fails | 40.0 ms |", "| cold − (floor + interpreter's own start) | 2.50 ms | – |"} {
 		if !strings.Contains(readme, want) {
 			t.Errorf("README table lacks %q:\n%s", want, readme)
 		}

@@ -209,7 +209,8 @@ func (rep *report) failures() string {
 			what = append(what, fmt.Sprintf("%d warm invocations failed", r.warmErrors))
 		}
 		for _, w := range what {
-			fmt.Fprintf(&b, "- %s: %s\n", r.row.name, oneLine(w))
+			first, _, _ := strings.Cut(w, "\n") // not the log tail
+			fmt.Fprintf(&b, "- %s: %s\n", r.row.name, oneLine(first))
 		}
 	}
 	return b.String()
