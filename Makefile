@@ -17,7 +17,7 @@ all: layer
 
 build: $(BUILD)/bootstrap-$(ARCH)
 
-$(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor registry invoke -name '*.go' -not -name '*_test.go')
+$(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor registry invoke internal/orphans -name '*.go' -not -name '*_test.go')
 	mkdir -p $(BUILD)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/bootstrap
 
@@ -56,6 +56,7 @@ test: fmt-check vet layer layers
 	POLYBOOT_LAYER_ZIP=$(CURDIR)/$(LAYER_ZIP) $(GO) test -race -count=1 -timeout 20m ./...
 	$(GO) -C bench test -race -count=1 ./... # bench/ is a module of its own (aws-lambda-go stays out of ours)
 	$(MAKE) --no-print-directory layers-test
+	$(MAKE) --no-print-directory image-test
 
 ## soak: 10,000 invocations under the emulator; prints the bootstrap's RSS and open fds (make test runs 2,000)
 soak: layer
@@ -72,4 +73,4 @@ fmt-check:
 clean: stop
 	rm -rf $(BUILD) $(DIST)
 
--include layer/interpreters.mk bench/bench.mk layer/publish.mk
+-include layer/interpreters.mk bench/bench.mk layer/publish.mk image/image.mk

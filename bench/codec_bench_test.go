@@ -37,18 +37,21 @@ func mustEvent(b testing.TB, size int) []byte {
 	return ev
 }
 
+// benchBody is a body FIFO path as the supervisor makes them.
+const benchBody = "/tmp/polyboot-1234567890/42"
+
 // BenchmarkAppendInvokeLine measures building the invoke line into a reused buffer, as the
 // supervisor does for every invocation.
 func BenchmarkAppendInvokeLine(b *testing.B) {
 	for _, s := range codecSizes {
 		b.Run(s.name, func(b *testing.B) {
 			inv := benchInvocation(mustEvent(b, s.size))
-			line := protocol.AppendInvokeLine(nil, inv, inv.Payload)
+			line := protocol.AppendInvokeLine(nil, inv, benchBody, inv.Payload)
 			b.SetBytes(int64(len(line)))
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				line = protocol.AppendInvokeLine(line[:0], inv, inv.Payload)
+				line = protocol.AppendInvokeLine(line[:0], inv, benchBody, inv.Payload)
 			}
 		})
 	}

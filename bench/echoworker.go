@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"strconv"
 )
 
@@ -18,18 +19,28 @@ const (
 
 var (
 	idStart    = []byte(`,"id":"`)
-	idEnd      = []byte(`","deadline_ms":`)
+	idEnd      = []byte(`","body":"`)
+	bodyEnd    = []byte(`","deadline_ms":`)
 	eventStart = []byte(`,"event":`)
 )
 
-// ServeEcho is a worker of docs/protocol.md (version 1) whose handler echoes the event: it writes
-// {"type":"ready"} to out, then answers each invoke line read from in by writing the event, as it
-// is in the line, to body and a response reply to out, until in ends. It does in Go, with a few
+// OpenBody opens an invocation's body stream, named by the invoke line's "body" member.
+type OpenBody func(path string) (io.WriteCloser, error)
+
+// OpenFIFO is the OpenBody of a worker: it opens the FIFO for writing.
+func OpenFIFO(path string) (io.WriteCloser, error) {
+	return os.OpenFile(path, os.O_WRONLY, 0)
+}
+
+// ServeEcho is a worker of docs/protocol.md (version 2) whose handler echoes the event: it writes
+// {"type":"ready","protocol":2} to out, then answers each invoke line read from in by writing the
+// event, as it is in the line, to the line's body stream (opened with open, closed before the
+// reply) and a response reply to out, until in ends. It does in Go, with a few
 // system calls per invocation, what an adapter does in its language, so that a bootstrap running
 // it shows its own cost. It returns nil at EOF between invocations.
-func ServeEcho(in io.Reader, out, body io.Writer) error {
+func ServeEcho(in io.Reader, out io.Writer, open OpenBody) error {
 	r := bufio.NewReaderSize(in, 64*1024)
-	if _, err := io.WriteString(out, `{"type":"ready"}`+"\n"); err != nil {
+	if _, err := io.WriteString(out, `{"type":"ready","protocol":2}`+"\n"); err != nil {
 		return fmt.Errorf("echo worker: writing ready: %w", err)
 	}
 	var line, reply []byte
@@ -42,11 +53,19 @@ func ServeEcho(in io.Reader, out, body io.Writer) error {
 		if err != nil {
 			return fmt.Errorf("echo worker: %w", err)
 		}
-		id, event, err := cutInvokeLine(line)
+		id, path, event, err := cutInvokeLine(line)
 		if err != nil {
 			return fmt.Errorf("echo worker: %w", err)
 		}
-		if _, err := body.Write(event); err != nil {
+		body, err := open(string(path))
+		if err != nil {
+			return fmt.Errorf("echo worker: %w", err)
+		}
+		_, err = body.Write(event)
+		if cerr := body.Close(); err == nil {
+			err = cerr
+		}
+		if err != nil {
 			return fmt.Errorf("echo worker: writing body: %w", err)
 		}
 		reply = append(reply[:0], `{"type":"response","id":"`...)
@@ -83,20 +102,25 @@ func readInvokeLine(r *bufio.Reader, buf []byte) ([]byte, error) {
 	return buf, nil
 }
 
-// cutInvokeLine returns the request id (JSON-escaped, as in the line) and the event of an invoke
-// line. The protocol's layout guarantees that `","` and `,"event":` never occur inside a string.
-func cutInvokeLine(line []byte) (id, event []byte, err error) {
+// cutInvokeLine returns the request id (JSON-escaped, as in the line), the body path and the event
+// of an invoke line. The protocol's layout guarantees that `","` and `,"event":` never occur
+// inside a string, and the body path needs no escaping.
+func cutInvokeLine(line []byte) (id, body, event []byte, err error) {
 	_, rest, ok := bytes.Cut(line, idStart)
 	if !ok {
-		return nil, nil, errors.New(`invoke line without "id"`)
+		return nil, nil, nil, errors.New(`invoke line without "id"`)
 	}
-	id, _, ok = bytes.Cut(rest, idEnd)
+	id, rest, ok = bytes.Cut(rest, idEnd)
 	if !ok {
-		return nil, nil, errors.New(`invoke line without "deadline_ms" after "id"`)
+		return nil, nil, nil, errors.New(`invoke line without "body" after "id"`)
+	}
+	body, _, ok = bytes.Cut(rest, bodyEnd)
+	if !ok {
+		return nil, nil, nil, errors.New(`invoke line without "deadline_ms" after "body"`)
 	}
 	i := bytes.Index(line, eventStart)
 	if i < 0 || !bytes.HasSuffix(line, []byte("}\n")) {
-		return nil, nil, errors.New(`invoke line without "event" last`)
+		return nil, nil, nil, errors.New(`invoke line without "event" last`)
 	}
-	return id, line[i+len(eventStart) : len(line)-2], nil
+	return id, body, line[i+len(eventStart) : len(line)-2], nil
 }

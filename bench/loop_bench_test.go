@@ -27,7 +27,7 @@ const echoWorkerEnv = "POLYBOOT_BENCH_ECHO_WORKER"
 
 func TestMain(m *testing.M) {
 	if os.Getenv(echoWorkerEnv) == "1" {
-		if err := ServeEcho(os.Stdin, os.Stdout, os.NewFile(3, "body")); err != nil {
+		if err := ServeEcho(os.Stdin, os.Stdout, OpenFIFO); err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(1)
 		}
@@ -129,7 +129,7 @@ func newEchoWorker(tb testing.TB) *supervisor.Worker {
 	w := supervisor.NewWorker(supervisor.NewSpawner(), supervisor.Config{
 		Argv: []string{exe},
 		Dir:  tb.TempDir(),
-		Env:  append(os.Environ(), echoWorkerEnv+"=1", "POLYBOOT_PROTOCOL=1"),
+		Env:  append(os.Environ(), echoWorkerEnv+"=1", "POLYBOOT_PROTOCOL=2"),
 		Logs: supervisor.LogSinkFunc(func(string, []byte) {}),
 	})
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
@@ -266,20 +266,26 @@ func TestServeEcho(t *testing.T) {
 	for i, ev := range events {
 		inv := benchInvocation(ev)
 		inv.RequestID = "id-" + strconv.Itoa(i)
-		in.Write(protocol.AppendInvokeLine(nil, inv, ev))
+		in.Write(protocol.AppendInvokeLine(nil, inv, "/memory", ev))
 	}
 	var out, body bytes.Buffer
-	if err := ServeEcho(&in, &out, &body); err != nil {
+	open := func(path string) (io.WriteCloser, error) {
+		if path != "/memory" {
+			return nil, fmt.Errorf("body %q, want /memory", path)
+		}
+		return nopCloser{&body}, nil
+	}
+	if err := ServeEcho(&in, &out, open); err != nil {
 		t.Fatal(err)
 	}
-	want := `{"type":"ready"}` + "\n" + `{"type":"response","id":"id-0"}` + "\n" + `{"type":"response","id":"id-1"}` + "\n"
+	want := `{"type":"ready","protocol":2}` + "\n" + `{"type":"response","id":"id-0"}` + "\n" + `{"type":"response","id":"id-1"}` + "\n"
 	if out.String() != want {
 		t.Errorf("replies %q, want %q", out.String(), want)
 	}
 	if !bytes.Equal(body.Bytes(), append(append([]byte{}, events[0]...), events[1]...)) {
 		t.Errorf("body of %d bytes is not the two events (%d bytes)", body.Len(), len(events[0])+len(events[1]))
 	}
-	if err := ServeEcho(strings.NewReader(`{"len":"0000000030","ty`), io.Discard, io.Discard); err == nil || errors.Is(err, io.EOF) {
+	if err := ServeEcho(strings.NewReader(`{"len":"0000000030","ty`), io.Discard, open); err == nil || errors.Is(err, io.EOF) {
 		t.Errorf("a cut invoke line gave %v, want an error", err)
 	}
 }
@@ -302,3 +308,8 @@ func TestEvent(t *testing.T) {
 		t.Error("Event(10) did not fail")
 	}
 }
+
+// nopCloser is a WriteCloser over a Writer.
+type nopCloser struct{ io.Writer }
+
+func (nopCloser) Close() error { return nil }

@@ -106,15 +106,30 @@ func TestSIGTERM(t *testing.T) {
 }
 
 // TestSIGTERMAsPID1: as a container's init, the bootstrap still exits promptly on SIGTERM, and
-// reaps the orphans a handler leaves behind.
+// the orphans a handler leaves behind are reaped: by the runtime it starts as its child, a child
+// subreaper, when the namespace has its own /proc (as a container has); by init itself when the
+// runtime cannot see its processes in /proc (the host's) and so is no subreaper.
 func TestSIGTERMAsPID1(t *testing.T) {
 	if _, err := exec.LookPath("unshare"); err != nil || os.Geteuid() != 0 {
 		t.Fatal("*** this test needs unshare and root (to make a PID namespace): it cannot run here ***")
 	}
+	for _, c := range []struct {
+		name      string
+		mountProc bool
+	}{{"own-proc", true}, {"host-proc", false}} {
+		t.Run(c.name, func(t *testing.T) { testSIGTERMAsPID1(t, c.mountProc) })
+	}
+}
+
+func testSIGTERMAsPID1(t *testing.T, mountProc bool) {
 	api := newFakeAPI(t)
 	script := pidHandler + `orphan() { ( sleep 30 & ) ; printf '{"orphaned":true}'; }` + "\n"
 	task := writeTask(t, map[string]string{"function.sh": script})
-	cmd := exec.Command("unshare", "--pid", "--fork", "--kill-child", env.layerDir+"/bootstrap")
+	args := []string{"--pid", "--fork", "--kill-child"}
+	if mountProc {
+		args = append(args, "--mount-proc")
+	}
+	cmd := exec.Command("unshare", append(args, env.layerDir+"/bootstrap")...)
 	cmd.Dir = task
 	cmd.Env = append(rietest.CleanEnv(), "_HANDLER=function.orphan", "AWS_LAMBDA_RUNTIME_API="+strings.TrimPrefix(api.srv.URL, "http://"))
 	logs := &rietest.SyncBuffer{}
@@ -133,21 +148,24 @@ func TestSIGTERMAsPID1(t *testing.T) {
 		t.Fatalf("got %+v", r)
 	}
 	init := childOf(t, cmd.Process.Pid) // the bootstrap as PID 1 of the namespace (host pid)
+	reaper := init
+	if mountProc {
+		reaper = childOf(t, init) // the runtime, a child subreaper
+	}
 	orphan := 0
 	for deadline := time.Now().Add(3 * time.Second); orphan == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		for _, pid := range processesWithArg(t, "30") {
-			if ppid(t, pid) == init {
+			if ppid(t, pid) == reaper {
 				orphan, _ = strconv.Atoi(pid)
 			}
 		}
 	}
 	if orphan == 0 {
-		t.Fatalf("the handler's orphan was not re-parented to the namespace's init (%d)", init)
+		t.Fatalf("the handler's orphan was not re-parented to %d (init %d)", reaper, init)
 	}
 	_ = syscall.Kill(orphan, syscall.SIGKILL)
-	time.Sleep(200 * time.Millisecond)
-	if st := procState(strconv.Itoa(orphan)); st == "Z" {
-		t.Errorf("the orphan %d stayed a zombie: init does not reap", orphan)
+	if !eventually(func() bool { return procState(strconv.Itoa(orphan)) == "" }) {
+		t.Errorf("the orphan %d stayed (state %s): %d does not reap", orphan, procState(strconv.Itoa(orphan)), reaper)
 	}
 	start := time.Now()
 	_ = syscall.Kill(init, syscall.SIGTERM)

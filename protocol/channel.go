@@ -11,8 +11,9 @@ import (
 	"unicode/utf8"
 )
 
-// Version is the channel protocol version this package speaks (docs/protocol.md).
-const Version = 1
+// Version is the channel protocol version this package speaks (docs/protocol.md). A worker says
+// the version it speaks in its ready line; any other is refused.
+const Version = 2
 
 // Reply types a worker writes on its channel out.
 const (
@@ -50,14 +51,17 @@ func PrepareEvent(payload []byte) ([]byte, error) {
 	return buf.Bytes(), nil
 }
 
-// AppendInvokeLine appends the invoke line for inv, carrying event (from PrepareEvent), to dst.
-// The layout is fixed by docs/protocol.md: members in order, "len" first, "event" last.
-func AppendInvokeLine(dst []byte, inv *Invocation, event []byte) []byte {
+// AppendInvokeLine appends the invoke line for inv, carrying event (from PrepareEvent) and the path
+// of the invocation's body FIFO, to dst. The layout is fixed by docs/protocol.md: members in order,
+// "len" first, "body" right after "id", "event" last.
+func AppendInvokeLine(dst []byte, inv *Invocation, body string, event []byte) []byte {
 	start := len(dst)
 	dst = append(dst, lenPrefix...)
 	dst = append(dst, "0000000000"...)
 	dst = append(dst, `","type":"invoke","id":`...)
 	dst = appendString(dst, inv.RequestID)
+	dst = append(dst, `,"body":`...)
+	dst = appendString(dst, body)
 	dst = append(dst, `,"deadline_ms":`...)
 	dst = strconv.AppendInt(dst, inv.DeadlineMs, 10)
 	dst = append(dst, `,"invoked_function_arn":`...)
@@ -76,6 +80,20 @@ func AppendInvokeLine(dst []byte, inv *Invocation, event []byte) []byte {
 	n := strconv.AppendInt(nil, int64(len(dst)-start), 10)
 	copy(dst[start+len(lenPrefix)+lenFieldWidth-len(n):], n)
 	return dst
+}
+
+// LineString returns s as a string member of an invoke line decodes: each byte that is not part
+// of valid UTF-8 replaced by U+FFFD (appendString). A reply's "id" is compared with the request
+// id in this form.
+func LineString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	b := make([]byte, 0, len(s)+8)
+	for _, r := range s { // ranging yields U+FFFD for each invalid byte
+		b = utf8.AppendRune(b, r)
+	}
+	return string(b)
 }
 
 const hexDigits = "0123456789abcdef"
@@ -133,7 +151,17 @@ type Reply struct {
 	Message    string   `json:"errorMessage"`
 	StackTrace []string `json:"stackTrace"`
 	LogTail    int      `json:"logTail"`
-	Final      bool     `json:"final"` // the worker exits after this reply
+	Final      bool     `json:"final"`    // the worker exits after this reply
+	Protocol   int      `json:"protocol"` // on ready: the channel protocol version the worker speaks
+}
+
+// SpokenVersion returns the protocol version a ready reply announces: its "protocol" member, or 1
+// when it has none (version 1 had no such member).
+func (r *Reply) SpokenVersion() int {
+	if r.Protocol == 0 {
+		return 1
+	}
+	return r.Protocol
 }
 
 // Report returns the error a reply of type error or init_error carries.
@@ -175,14 +203,38 @@ func ParseReply(line []byte) (*Reply, error) {
 	return &r, nil
 }
 
-// ErrLineTooLong is returned by LineReader for a line over its limit.
+// ErrLineTooLong is returned by LineReader for a line over its limit (as a *LongLineError).
 var ErrLineTooLong = errors.New("line too long")
+
+// How much of an over-long line a LineReader keeps: its first maxHead and last maxTail bytes.
+const (
+	maxHead = 256 * 1024
+	maxTail = 64 * 1024
+)
+
+// LongLineError is LineReader's error for a line over its limit: the line was skipped to its end,
+// so the reader stays in step, and its first bytes are kept.
+type LongLineError struct {
+	Max  int    // the reader's limit
+	Len  int64  // the whole line's length, without its '\n'
+	Head []byte // its first bytes (at most 256 KiB), valid until the next ReadLine
+	Tail []byte // its last bytes (at most 64 KiB, after Head), valid until the next ReadLine
+}
+
+// Error implements error.
+func (e *LongLineError) Error() string {
+	return fmt.Sprintf("%v: %d bytes, over %d", ErrLineTooLong, e.Len, e.Max)
+}
+
+// Is makes errors.Is(err, ErrLineTooLong) hold.
+func (e *LongLineError) Is(target error) bool { return target == ErrLineTooLong }
 
 // LineReader reads newline-terminated lines of any length up to a limit (no 64 KiB cap).
 type LineReader struct {
-	r   *bufio.Reader
-	max int
-	buf []byte
+	r    *bufio.Reader
+	max  int
+	buf  []byte
+	tail []byte // of an over-long line
 }
 
 // NewLineReader returns a LineReader over r that refuses lines longer than max bytes.
@@ -191,9 +243,10 @@ func NewLineReader(r io.Reader, max int) *LineReader {
 }
 
 // ReadLine returns the next line without its '\n'. The slice is valid until the next call. A final
-// line without '\n' is returned with io.ErrUnexpectedEOF.
+// line without '\n' is returned with io.ErrUnexpectedEOF. A line over the limit is a
+// *LongLineError, and the next call reads the line after it.
 func (l *LineReader) ReadLine() ([]byte, error) {
-	l.buf = l.buf[:0]
+	l.buf, l.tail = l.buf[:0], l.tail[:0]
 	for {
 		chunk, err := l.r.ReadSlice('\n')
 		n := len(l.buf) + len(chunk)
@@ -201,8 +254,7 @@ func (l *LineReader) ReadLine() ([]byte, error) {
 			n-- // the '\n' is not part of the line
 		}
 		if n > l.max {
-			l.discardLine(err)
-			return nil, fmt.Errorf("%w: over %d bytes", ErrLineTooLong, l.max)
+			return nil, l.skipLine(chunk, err)
 		}
 		switch {
 		case err == nil:
@@ -222,9 +274,42 @@ func (l *LineReader) ReadLine() ([]byte, error) {
 	}
 }
 
-// discardLine skips the rest of an over-long line so the reader stays in step.
-func (l *LineReader) discardLine(err error) {
-	for errors.Is(err, bufio.ErrBufferFull) {
-		_, err = l.r.ReadSlice('\n')
+// skipLine reads the rest of an over-long line, of which l.buf and chunk (read with err) are the
+// start, keeping its head, and returns its *LongLineError.
+func (l *LineReader) skipLine(chunk []byte, err error) error {
+	total := int64(len(l.buf))
+	if len(l.buf) > maxHead {
+		l.keepTail(l.buf[maxHead:])
+		l.buf = l.buf[:maxHead]
 	}
+	for {
+		total += int64(len(chunk))
+		room := max(0, maxHead-len(l.buf))
+		l.buf = append(l.buf, chunk[:min(len(chunk), room)]...)
+		l.keepTail(chunk[min(len(chunk), room):])
+		if !errors.Is(err, bufio.ErrBufferFull) {
+			break
+		}
+		chunk, err = l.r.ReadSlice('\n')
+	}
+	if err == nil {
+		total-- // the '\n' is not part of the line
+	}
+	nl := []byte{'\n'}
+	if len(l.tail) == 0 {
+		return &LongLineError{Max: l.max, Len: total, Head: bytes.TrimSuffix(l.buf, nl)}
+	}
+	return &LongLineError{Max: l.max, Len: total, Head: l.buf, Tail: bytes.TrimSuffix(l.tail, nl)}
+}
+
+// keepTail appends b to the kept tail of an over-long line, keeping its last maxTail bytes.
+func (l *LineReader) keepTail(b []byte) {
+	if len(b) >= maxTail {
+		l.tail = append(l.tail[:0], b[len(b)-maxTail:]...)
+		return
+	}
+	if over := len(l.tail) + len(b) - maxTail; over > 0 {
+		l.tail = l.tail[:copy(l.tail, l.tail[over:])]
+	}
+	l.tail = append(l.tail, b...)
 }

@@ -186,7 +186,7 @@ func readAll(t *testing.T, lr *protocol.LineReader) (lines []string, errs []erro
 func TestLineReader(t *testing.T) {
 	t.Parallel()
 	const max = protocol.MaxResponseSize + 4096 // a 6 MB event and its invoke line's envelope
-	big := protocol.AppendInvokeLine(nil, &protocol.Invocation{RequestID: "r1"},
+	big := protocol.AppendInvokeLine(nil, &protocol.Invocation{RequestID: "r1"}, testBody,
 		[]byte(`"`+strings.Repeat("é", (protocol.MaxResponseSize-2)/2)+`"`))
 	big = big[:len(big)-1] // without its '\n'
 	exact := strings.Repeat("x", max)

@@ -80,6 +80,6 @@ func FuzzInvokeLine(f *testing.F) {
 			RequestID: id, DeadlineMs: deadline, FunctionARN: arn, TraceID: trace,
 			ClientContext: clientContext, CognitoIdentity: identity, TenantID: tenant,
 		}
-		checkInvokeLine(t, protocol.AppendInvokeLine(nil, inv, event), inv, event)
+		checkInvokeLine(t, protocol.AppendInvokeLine(nil, inv, testBody, event), inv, event)
 	})
 }

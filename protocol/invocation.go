@@ -26,6 +26,16 @@ func (inv *Invocation) Deadline() time.Time {
 	return time.UnixMilli(inv.DeadlineMs)
 }
 
+// ErrTypeResponseSizeTooLarge is the error of a response over MaxResponseSize.
+const ErrTypeResponseSizeTooLarge = "Function.ResponseSizeTooLarge"
+
+// ResponseTooLarge is the error of a response of size bytes, over MaxResponseSize, in the words of
+// Lambda's own runtimes.
+func ResponseTooLarge(size int64) *ErrorReport {
+	return Errorf(ErrTypeResponseSizeTooLarge,
+		"Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).", size, MaxResponseSize)
+}
+
 // ErrorReport is Lambda's error body: {"errorMessage","errorType","stackTrace"}.
 type ErrorReport struct {
 	Message    string   `json:"errorMessage"`

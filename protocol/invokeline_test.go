@@ -17,9 +17,12 @@ import (
 
 // invokeMembers are the members of an invoke line in the order docs/protocol.md fixes.
 var invokeMembers = []string{
-	"len", "type", "id", "deadline_ms", "invoked_function_arn", "trace_id",
+	"len", "type", "id", "body", "deadline_ms", "invoked_function_arn", "trace_id",
 	"client_context", "cognito_identity", "tenant_id", "event",
 }
+
+// testBody is the body FIFO path the tests put in invoke lines.
+const testBody = "/tmp/polyboot-1234.x_Y-9/17"
 
 // withLen replaces the placeholder NNNNNNNNNN in line with line's length as 10 digits.
 func withLen(line string) string {
@@ -45,6 +48,7 @@ func TestAppendInvokeLine(t *testing.T) {
 			},
 			event: `{"a":1,"b":[true,null]}`,
 			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"8476a536-e9f4-11e8-9739-2dfe598c3fcd",` +
+				`"body":"/tmp/polyboot-1234.x_Y-9/17",` +
 				`"deadline_ms":1732640000000,` +
 				`"invoked_function_arn":"arn:aws:lambda:us-east-1:012345678912:function:test_function",` +
 				`"trace_id":"Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419;Sampled=1",` +
@@ -56,14 +60,14 @@ func TestAppendInvokeLine(t *testing.T) {
 			name:  "absent headers are empty strings",
 			inv:   protocol.Invocation{RequestID: "r"},
 			event: `null`,
-			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"r","deadline_ms":0,"invoked_function_arn":"",` +
+			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"r","body":"/tmp/polyboot-1234.x_Y-9/17","deadline_ms":0,"invoked_function_arn":"",` +
 				`"trace_id":"","client_context":"","cognito_identity":"","tenant_id":"","event":null}` + "\n",
 		},
 		{
 			name:  "the six short escapes",
 			inv:   protocol.Invocation{RequestID: "q\"b\\n\nr\rt\tb\bf\f."},
 			event: `"s"`,
-			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"q\"b\\n\nr\rt\tb\bf\f.","deadline_ms":0,` +
+			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"q\"b\\n\nr\rt\tb\bf\f.","body":"/tmp/polyboot-1234.x_Y-9/17","deadline_ms":0,` +
 				`"invoked_function_arn":"","trace_id":"","client_context":"","cognito_identity":"",` +
 				`"tenant_id":"","event":"s"}` + "\n",
 		},
@@ -72,7 +76,7 @@ func TestAppendInvokeLine(t *testing.T) {
 			inv:   protocol.Invocation{RequestID: "\x00\x01\x0b\x1b\x1f\x7f"},
 			event: `0`,
 			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"\u0000\u0001\u000b\u001b\u001f` + "\x7f" +
-				`","deadline_ms":0,"invoked_function_arn":"","trace_id":"","client_context":"",` +
+				`","body":"/tmp/polyboot-1234.x_Y-9/17","deadline_ms":0,"invoked_function_arn":"","trace_id":"","client_context":"",` +
 				`"cognito_identity":"","tenant_id":"","event":0}` + "\n",
 		},
 		{
@@ -81,7 +85,7 @@ func TestAppendInvokeLine(t *testing.T) {
 				RequestID: "é日本\u2028\u2029😀", TenantID: "<a href='x'>&amp;</a>",
 			},
 			event: `["é","\u00e9"]`,
-			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"é日本` + "\u2028\u2029" + `😀","deadline_ms":0,` +
+			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"é日本` + "\u2028\u2029" + `😀","body":"/tmp/polyboot-1234.x_Y-9/17","deadline_ms":0,` +
 				`"invoked_function_arn":"","trace_id":"","client_context":"","cognito_identity":"",` +
 				`"tenant_id":"<a href='x'>&amp;</a>","event":["é","\u00e9"]}` + "\n",
 		},
@@ -90,7 +94,7 @@ func TestAppendInvokeLine(t *testing.T) {
 			inv:   protocol.Invocation{RequestID: "a\xffb\xed\xa0\x80c\xe6\x97", TenantID: "\x80"},
 			event: `1`,
 			want: `{"len":"NNNNNNNNNN","type":"invoke",` + "\"id\":\"a\uFFFDb\uFFFD\uFFFD\uFFFDc\uFFFD\uFFFD\"" +
-				`,"deadline_ms":0,"invoked_function_arn":"","trace_id":"","client_context":"","cognito_identity":"",` +
+				`,"body":"/tmp/polyboot-1234.x_Y-9/17","deadline_ms":0,"invoked_function_arn":"","trace_id":"","client_context":"","cognito_identity":"",` +
 				"\"tenant_id\":\"\uFFFD\"" + `,"event":1}` + "\n",
 		},
 		{
@@ -99,7 +103,7 @@ func TestAppendInvokeLine(t *testing.T) {
 				RequestID: `","deadline_ms":1,"x":"`, TraceID: `","event":{}}`, ClientContext: `,",",",`,
 			},
 			event: `{"k":","}`,
-			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"\",\"deadline_ms\":1,\"x\":\"","deadline_ms":0,` +
+			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"\",\"deadline_ms\":1,\"x\":\"","body":"/tmp/polyboot-1234.x_Y-9/17","deadline_ms":0,` +
 				`"invoked_function_arn":"","trace_id":"\",\"event\":{}}","client_context":",\",\",\",",` +
 				`"cognito_identity":"","tenant_id":"","event":{"k":","}}` + "\n",
 		},
@@ -107,21 +111,21 @@ func TestAppendInvokeLine(t *testing.T) {
 			name:  "negative deadline",
 			inv:   protocol.Invocation{RequestID: "r", DeadlineMs: -5},
 			event: `{}`,
-			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"r","deadline_ms":-5,"invoked_function_arn":"",` +
+			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"r","body":"/tmp/polyboot-1234.x_Y-9/17","deadline_ms":-5,"invoked_function_arn":"",` +
 				`"trace_id":"","client_context":"","cognito_identity":"","tenant_id":"","event":{}}` + "\n",
 		},
 		{
 			name:  "event written as given, spaces and escapes included",
 			inv:   protocol.Invocation{RequestID: "r"},
 			event: ` { "a" : [ 1 , "\n\u0041" ] }	`,
-			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"r","deadline_ms":0,"invoked_function_arn":"",` +
+			want: `{"len":"NNNNNNNNNN","type":"invoke","id":"r","body":"/tmp/polyboot-1234.x_Y-9/17","deadline_ms":0,"invoked_function_arn":"",` +
 				`"trace_id":"","client_context":"","cognito_identity":"","tenant_id":"",` +
 				`"event": { "a" : [ 1 , "\n\u0041" ] }	}` + "\n",
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got := protocol.AppendInvokeLine(nil, &tt.inv, []byte(tt.event))
+			got := protocol.AppendInvokeLine(nil, &tt.inv, testBody, []byte(tt.event))
 			if want := withLen(tt.want); string(got) != want {
 				t.Errorf("line\n got %q\nwant %q", got, want)
 			}
@@ -132,9 +136,9 @@ func TestAppendInvokeLine(t *testing.T) {
 
 func TestAppendInvokeLineAppends(t *testing.T) {
 	inv := &protocol.Invocation{RequestID: "r1", DeadlineMs: 7}
-	first := protocol.AppendInvokeLine(nil, inv, []byte(`{}`))
+	first := protocol.AppendInvokeLine(nil, inv, testBody, []byte(`{}`))
 	dst := append([]byte("previous bytes"), first...)
-	got := protocol.AppendInvokeLine(dst, &protocol.Invocation{RequestID: "r2"}, []byte(`[1]`))
+	got := protocol.AppendInvokeLine(dst, &protocol.Invocation{RequestID: "r2"}, testBody, []byte(`[1]`))
 	if !bytes.HasPrefix(got, dst) {
 		t.Fatalf("the bytes already in dst changed: %q", got)
 	}
@@ -146,7 +150,7 @@ func TestAppendInvokeLineLengthDigits(t *testing.T) {
 	for _, n := range []int{0, 1, 1000, 100000, 1 << 20} {
 		event := []byte(`"` + strings.Repeat("x", n) + `"`)
 		inv := &protocol.Invocation{RequestID: "r"}
-		line := protocol.AppendInvokeLine(nil, inv, event)
+		line := protocol.AppendInvokeLine(nil, inv, testBody, event)
 		checkInvokeLine(t, line, inv, event)
 	}
 }
@@ -177,7 +181,7 @@ func TestInvokeLineStringsNeverContainCut(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		line := protocol.AppendInvokeLine(nil, inv, event)
+		line := protocol.AppendInvokeLine(nil, inv, testBody, event)
 		checkInvokeLine(t, line, inv, event)
 		if t.Failed() {
 			t.Fatalf("invocation %d: %+v", i, inv)
@@ -248,7 +252,7 @@ func checkDecodes(t testing.TB, line []byte, inv *protocol.Invocation, event []b
 		t.Fatalf("members\n got %v\nwant %v", keys, invokeMembers)
 	}
 	want := map[string]string{
-		"len": fmt.Sprintf("%010d", len(line)), "type": "invoke", "id": inv.RequestID,
+		"len": fmt.Sprintf("%010d", len(line)), "type": "invoke", "id": inv.RequestID, "body": testBody,
 		"invoked_function_arn": inv.FunctionARN, "trace_id": inv.TraceID,
 		"client_context": inv.ClientContext, "cognito_identity": inv.CognitoIdentity,
 		"tenant_id": inv.TenantID,
@@ -302,7 +306,9 @@ func checkCuts(t testing.TB, line []byte, inv *protocol.Invocation, event []byte
 		rest = rest[end+1:]
 	}
 	expect(`,"type":"invoke","id":"`)
-	cutString("id", "deadline_ms", inv.RequestID)
+	cutString("id", "body", inv.RequestID)
+	expect(`,"body":"`)
+	cutString("body", "deadline_ms", testBody)
 	expect(`,"deadline_ms":` + strconv.FormatInt(inv.DeadlineMs, 10) + `,"invoked_function_arn":"`)
 	cutString("invoked_function_arn", "trace_id", inv.FunctionARN)
 	expect(`,"trace_id":"`)
@@ -379,4 +385,19 @@ func unescape(s string) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+func TestLineString(t *testing.T) {
+	for _, s := range []string{"", "plain", "é日本😀", "a\xff\xfeb", "\xed\xa0\x80", "x\xe6\x97", "\x80"} {
+		line := protocol.AppendInvokeLine(nil, &protocol.Invocation{RequestID: s}, testBody, []byte("1"))
+		var decoded struct {
+			ID string `json:"id"`
+		}
+		if err := json.Unmarshal(line, &decoded); err != nil {
+			t.Fatal(err)
+		}
+		if got := protocol.LineString(s); got != decoded.ID {
+			t.Errorf("LineString(%q) = %q, the invoke line decodes to %q", s, got, decoded.ID)
+		}
+	}
 }

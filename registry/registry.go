@@ -29,7 +29,10 @@ type Manifest struct {
 	Extensions  []string    `json:"extensions"`
 	Interpreter Interpreter `json:"interpreter"`
 	Script      string      `json:"script"` // the adapter program, relative to Dir
-	Dir         string      `json:"-"`      // the folder holding the manifest
+	// TrimTrailingNewlines makes the bootstrap drop the "\n" bytes that end a response body, as
+	// command substitution does (bash, whose handlers answer with what they print).
+	TrimTrailingNewlines bool   `json:"trimTrailingNewlines"`
+	Dir                  string `json:"-"` // the folder holding the manifest
 }
 
 // Interpreter says how to find the program that runs an adapter.

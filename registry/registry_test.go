@@ -26,6 +26,14 @@ func TestReadManifest(t *testing.T) {
 			},
 		},
 		{
+			name: "trimTrailingNewlines",
+			json: `{"language":"bash","extensions":[".sh"],"interpreter":{"commands":["bash"]},"script":"adapter.sh","trimTrailingNewlines":true}`,
+			want: &registry.Manifest{
+				Language: "bash", Extensions: []string{".sh"}, Script: "adapter.sh", TrimTrailingNewlines: true,
+				Interpreter: registry.Interpreter{Commands: []string{"bash"}},
+			},
+		},
+		{
 			name: "env without commands",
 			json: `{"language":"x","extensions":[".x"],"interpreter":{"env":"X"},"script":"lib/run.x","unknown":1}`,
 			want: &registry.Manifest{Language: "x", Extensions: []string{".x"}, Script: "lib/run.x", Interpreter: registry.Interpreter{Env: "X"}},
@@ -176,6 +184,10 @@ func TestRepositoryAdapters(t *testing.T) {
 	}
 	seen := map[string]string{}
 	for _, m := range reg.Adapters {
+		// bash handlers answer with what they print, as $(handler) does: without final newlines.
+		if want := m.Language == "bash"; m.TrimTrailingNewlines != want {
+			t.Errorf("adapter %s: trimTrailingNewlines is %v, want %v", m.Language, m.TrimTrailingNewlines, want)
+		}
 		if _, err := os.Stat(filepath.Join(m.Dir, m.Script)); err != nil {
 			t.Errorf("adapter %s: script: %v", m.Language, err)
 		}

@@ -1,7 +1,9 @@
 package supervisor
 
 // The fake worker: the test binary re-run (TestMain, workerEnv) as a worker that speaks
-// docs/protocol.md on fds 0, 1, 2 and 3 like a real adapter. The environment variable chooses how
+// docs/protocol.md (version 2) on fds 0, 1 and 2 and the body FIFO like a real adapter. (Given an
+// invoke line without "body", it writes the body to fd 3 as version 1 did, so that these tests can
+// be run against the version 1 supervisor to show what they catch.) The environment variable chooses how
 // it behaves during init; each event chooses what one invocation does ({"do": ...}; any other event
 // is echoed).
 
@@ -11,9 +13,11 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"os/signal"
+	"path/filepath"
 	"regexp"
 	"runtime"
 	"strconv"
@@ -37,15 +41,20 @@ type command struct {
 	Code int    `json:"code"` // exit status
 	N    int    `json:"n"`    // a size or a count
 	Text string `json:"text"` // written to the log stream first
+	Body string `json:"body"` // written to the body stream
+	Path string `json:"path"` // a file the command uses (late writer: its trigger FIFO; result is Path+".result")
 }
 
 // fakeWorker is the state of one fake worker process.
 type fakeWorker struct {
-	in    *protocol.LineReader
-	out   *os.File // channel out, fd 1
-	logs  *os.File // log stream, fd 2
-	body  *os.File // body stream, fd 3
-	count int      // warm state: invocations counted by "count"
+	in       *protocol.LineReader
+	out      *os.File // channel out, fd 1
+	logs     *os.File // log stream, fd 2
+	body     *os.File // the invocation's body FIFO, once opened; nil outside an invocation
+	path     string   // the invocation's body FIFO ("" under version 1: fd 3)
+	v1       bool     // the ready line says no version (mode ready_v1)
+	deadline int64    // the invocation's deadline_ms
+	count    int      // warm state: invocations counted by "count"
 }
 
 func init() {
@@ -79,12 +88,16 @@ func runHelper(mode string) int {
 	case "exit7":
 		fmt.Println("hello from", os.Getpid())
 		return 7
+	case "late_writer":
+		return runLateWriter(os.Getenv(markerEnv))
+	case "rss_bootstrap":
+		return runRSSBootstrap()
 	}
 	f := &fakeWorker{
 		in:   protocol.NewLineReader(os.Stdin, 64<<20),
 		out:  os.Stdout,
 		logs: os.Stderr,
-		body: os.NewFile(3, "body"),
+		v1:   mode == "ready_v1",
 	}
 	return f.run(mode)
 }
@@ -93,16 +106,7 @@ func runHelper(mode string) int {
 func (f *fakeWorker) run(mode string) int {
 	stayOnEOF := false
 	switch mode {
-	case "ready":
-		// SIGUSR1 writes body bytes outside any invocation, when the test says so.
-		usr1 := make(chan os.Signal, 1)
-		signal.Notify(usr1, syscall.SIGUSR1)
-		go func() {
-			for range usr1 {
-				f.write(f.body, []byte("STRAY"))
-				f.log("stray written")
-			}
-		}()
+	case "ready", "ready_v1":
 	case "init_error":
 		f.log("loading handler")
 		f.reply(map[string]any{
@@ -129,13 +133,11 @@ func (f *fakeWorker) run(mode string) int {
 		f.write(f.out, []byte("Traceback (most recent call last):\n"))
 		time.Sleep(time.Hour)
 	case "early_reply":
-		f.reply(map[string]any{"type": "ready"})
+		f.ready()
 		f.replyEarly()
 	case "init_response":
 		f.reply(map[string]any{"type": "response", "id": "x"})
 		time.Sleep(time.Hour)
-	case "init_stray_body":
-		f.write(f.body, []byte("stray bytes before ready"))
 	case "ignore_term":
 		signal.Ignore(syscall.SIGTERM)
 		stayOnEOF = true
@@ -149,7 +151,7 @@ func (f *fakeWorker) run(mode string) int {
 		f.log("unknown mode " + mode)
 		return 2
 	}
-	f.reply(map[string]any{"type": "ready"})
+	f.ready()
 	for {
 		line, err := f.in.ReadLine()
 		if err != nil {
@@ -159,14 +161,18 @@ func (f *fakeWorker) run(mode string) int {
 			return 0
 		}
 		var inv struct {
-			ID    string          `json:"id"`
-			Event json.RawMessage `json:"event"`
+			ID       string          `json:"id"`
+			Body     string          `json:"body"`
+			Deadline int64           `json:"deadline_ms"`
+			Event    json.RawMessage `json:"event"`
 		}
 		if err := json.Unmarshal(line, &inv); err != nil {
 			f.log("bad invoke line: " + err.Error())
 			return 4
 		}
+		f.path, f.deadline = inv.Body, inv.Deadline
 		f.handle(inv.ID, inv.Event)
+		f.closeBody()
 	}
 }
 
@@ -181,13 +187,13 @@ func (f *fakeWorker) handle(id string, event []byte) {
 	}
 	fmt.Fprint(f.logs, c.Text)
 	respond := func(body string) {
-		f.write(f.body, []byte(body))
+		f.writeBody([]byte(body))
 		f.reply(map[string]any{"type": "response", "id": id})
 	}
 	switch c.Do {
 	case "":
 		f.log("echo " + id)
-		f.write(f.body, event)
+		f.writeBody(event)
 		f.reply(map[string]any{"type": "response", "id": id})
 	case "count":
 		f.count++
@@ -197,7 +203,7 @@ func (f *fakeWorker) handle(id string, event []byte) {
 	case "log":
 		respond("logged")
 	case "error":
-		f.write(f.body, []byte("partial body of a failed invocation"))
+		f.writeBody([]byte("partial body of a failed invocation"))
 		f.reply(map[string]any{
 			"type": "error", "id": id, "errorType": "HandlerError", "errorMessage": "it failed",
 			"stackTrace": []string{"frame 1", "frame 2"}, "logTail": c.N,
@@ -220,7 +226,10 @@ func (f *fakeWorker) handle(id string, event []byte) {
 	case "unknown_type":
 		f.reply(map[string]any{"type": "bogus", "id": id})
 	case "ready_again":
-		f.reply(map[string]any{"type": "ready"})
+		f.ready()
+	case "stray_garbage":
+		respond("first")
+		f.write(f.out, []byte("Traceback: not a reply\n"))
 	case "twice":
 		respond("first")
 		f.reply(map[string]any{"type": "response", "id": id})
@@ -240,12 +249,62 @@ func (f *fakeWorker) handle(id string, event []byte) {
 			f.die("starting the flooder: " + err.Error())
 		}
 		respond("flooding")
+	case "escape":
+		// A job that leaves the worker's process group (setsid), keeping its environment (n 0)
+		// or without it (n 1, as env -i would start it); the body is its pid.
+		cmd := exec.Command(os.Args[0])
+		cmd.Env = append(os.Environ(), workerEnv+"=sleeper")
+		if c.N == 1 {
+			cmd.Env = []string{workerEnv + "=sleeper"}
+		}
+		cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true}
+		if err := cmd.Start(); err != nil {
+			f.die("starting the job: " + err.Error())
+		}
+		respond(strconv.Itoa(cmd.Process.Pid))
+	case "body":
+		respond(c.Body)
+	case "body_flood":
+		f.bodyFlood(c.N)
+		respond("")
+	case "huge_error":
+		f.reply(map[string]any{
+			"type": "error", "id": id, "errorType": "HugeError",
+			"errorMessage": strings.Repeat("é", c.N/2), "stackTrace": []string{"frame"},
+		})
+	case "deadline":
+		respond(strconv.FormatInt(f.deadline, 10))
+	case "body_path":
+		fi, err := os.Stat(filepath.Dir(f.path))
+		if err != nil {
+			f.die(err.Error())
+		}
+		st, err := os.Stat(f.path)
+		if err != nil {
+			f.die(err.Error())
+		}
+		respond(fmt.Sprintf("%s %o %s", f.path, fi.Mode().Perm(), st.Mode().Type()))
+	case "slow_body":
+		// c.N bytes in pieces of 64 KiB, as fast as the bootstrap takes them.
+		piece := bytes.Repeat([]byte("s"), 64<<10)
+		for n := c.N; n > 0; n -= len(piece) {
+			f.writeBody(piece[:min(n, len(piece))])
+		}
+		respond("")
+	case "late":
+		// A background job that holds the body FIFO and writes to it once triggered.
+		f.startLateWriter(c.Path)
+		respond("early")
+	case "trigger":
+		// Trigger the late writer while this invocation runs, and wait until it has written.
+		f.triggerLateWriter(c.Path)
+		respond("B")
 	case "final":
-		f.write(f.body, []byte("bye"))
+		f.writeBody([]byte("bye"))
 		f.reply(map[string]any{"type": "response", "id": id, "final": true})
 		os.Exit(0)
 	case "final_stay":
-		f.write(f.body, []byte("not leaving"))
+		f.writeBody([]byte("not leaving"))
 		f.reply(map[string]any{"type": "response", "id": id, "final": true})
 	case "exit_after_reply":
 		respond("answered")
@@ -270,7 +329,10 @@ func (f *fakeWorker) replyEarly() {
 	if err != nil || id == nil {
 		f.die(fmt.Sprintf("no id in %q: %v", buf[:n], err))
 	}
-	f.write(f.body, []byte("early"))
+	if body := regexp.MustCompile(`"body":"([^"]*)"`).FindSubmatch(buf[:n]); body != nil {
+		f.path = string(body[1])
+	}
+	f.writeBody([]byte("early"))
 	f.reply(map[string]any{"type": "response", "id": string(id[1])})
 	time.Sleep(time.Hour)
 }
@@ -302,7 +364,11 @@ func (f *fakeWorker) startSleeper(marker string) int {
 	cmd := exec.Command(os.Args[0])
 	cmd.Env = append(os.Environ(), workerEnv+"=sleeper", markerEnv+"="+marker, readyFDEnv+"=4")
 	cmd.Stdout, cmd.Stderr = f.out, f.logs
-	cmd.ExtraFiles = []*os.File{f.body, w}
+	body := os.Stdin // no invocation, no body FIFO to inherit: a placeholder for fd 3
+	if f.path != "" {
+		body = f.bodyFile()
+	}
+	cmd.ExtraFiles = []*os.File{body, w}
 	if err := cmd.Start(); err != nil {
 		f.die("starting sleeper: " + err.Error())
 	}
@@ -351,8 +417,51 @@ func (f *fakeWorker) log(line string) {
 	f.write(f.logs, []byte(line+"\n"))
 }
 
-// reply writes one JSON line to the channel out.
+// ready says the worker is ready, in version 2 unless it plays a version 1 worker.
+func (f *fakeWorker) ready() {
+	if f.v1 {
+		f.reply(map[string]any{"type": "ready"})
+		return
+	}
+	f.reply(map[string]any{"type": "ready", "protocol": 2})
+}
+
+// bodyFile returns the invocation's body stream, opening its FIFO for writing at the first use
+// (fd 3 under version 1).
+func (f *fakeWorker) bodyFile() *os.File {
+	if f.body != nil {
+		return f.body
+	}
+	if f.path == "" {
+		f.body = os.NewFile(3, "body")
+		return f.body
+	}
+	b, err := os.OpenFile(f.path, os.O_WRONLY, 0)
+	if err != nil {
+		f.die("opening the body FIFO: " + err.Error())
+	}
+	f.body = b
+	return b
+}
+
+// writeBody writes b to the invocation's body stream.
+func (f *fakeWorker) writeBody(b []byte) {
+	f.write(f.bodyFile(), b)
+}
+
+// closeBody closes the body FIFO, as an adapter must before its reply (fd 3 stays open).
+func (f *fakeWorker) closeBody() {
+	if f.body != nil && f.path != "" {
+		f.body.Close()
+	}
+	if f.path != "" {
+		f.body = nil
+	}
+}
+
+// reply writes one JSON line to the channel out, after closing the body FIFO.
 func (f *fakeWorker) reply(v map[string]any) {
+	f.closeBody()
 	b, err := json.Marshal(v)
 	if err != nil {
 		f.die(err.Error())
@@ -422,5 +531,101 @@ func runPdeathParent(mode string) int {
 	}
 	fmt.Println("thread gone")
 	time.Sleep(time.Hour)
+	return 0
+}
+
+// bodyFlood writes n zero bytes to the body in large writes.
+func (f *fakeWorker) bodyFlood(n int) {
+	buf := make([]byte, 1<<20)
+	for ; n > 0; n -= len(buf) {
+		f.writeBody(buf[:min(n, len(buf))])
+	}
+}
+
+// startLateWriter starts the late writer (runLateWriter) holding the body FIFO as its fd 3, with
+// trigger as its trigger FIFO, and returns once it waits for the trigger.
+func (f *fakeWorker) startLateWriter(trigger string) {
+	if err := syscall.Mkfifo(trigger, 0o600); err != nil {
+		f.die("mkfifo: " + err.Error())
+	}
+	cmd := exec.Command(os.Args[0])
+	cmd.Env = append(os.Environ(), workerEnv+"=late_writer", markerEnv+"="+trigger)
+	cmd.Stderr = f.logs
+	cmd.ExtraFiles = []*os.File{f.bodyFile()}
+	if err := cmd.Start(); err != nil {
+		f.die("starting the late writer: " + err.Error())
+	}
+	f.log(fmt.Sprintf("late writer pid=%d", cmd.Process.Pid))
+}
+
+// triggerLateWriter lets the late writer write, and waits for its result file.
+func (f *fakeWorker) triggerLateWriter(trigger string) {
+	t, err := os.OpenFile(trigger, os.O_WRONLY, 0) // waits for the late writer's open
+	if err != nil {
+		f.die("opening the trigger: " + err.Error())
+	}
+	t.Close()
+	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		if _, err := os.Stat(trigger + ".result"); err == nil {
+			return // polling: the late writer is not our child's channel to wait on
+		}
+	}
+	f.die("the late writer wrote no result")
+}
+
+// runLateWriter is a handler's background job: it waits until its trigger FIFO is opened and
+// closed, writes LATE to fd 3 (the body FIFO of the invocation that started it), and records the
+// write's result in trigger+".result": "ok", or the error.
+func runLateWriter(trigger string) int {
+	signal.Ignore(syscall.SIGPIPE) // see the EPIPE instead of dying of SIGPIPE
+	t, err := os.Open(trigger)
+	if err != nil {
+		return 1
+	}
+	_, _ = io.Copy(io.Discard, t)
+	t.Close()
+	result := "ok"
+	if _, err := os.NewFile(3, "body").Write([]byte("LATE")); err != nil {
+		result = err.Error()
+	}
+	if err := os.WriteFile(trigger+".tmp", []byte(result), 0o600); err != nil {
+		return 1
+	}
+	if err := os.Rename(trigger+".tmp", trigger+".result"); err != nil {
+		return 1
+	}
+	return 0
+}
+
+// runRSSBootstrap is a bootstrap in small: it runs a fake worker through a Worker, makes it write
+// a 300 MB body and a 9 MB error message, and prints the results and its own peak RSS (VmHWM) on
+// stdout, as "<errorType> <message up to its first newline>" lines and "VmHWM <kB>".
+func runRSSBootstrap() int {
+	w := NewWorker(NewSpawner(), Config{
+		Argv: []string{os.Args[0]},
+		Env:  append(os.Environ(), workerEnv+"=ready"),
+		Logs: LogSinkFunc(func(string, []byte) {}),
+	})
+	defer w.Close()
+	for _, event := range []string{`{"do":"body_flood","n":300000000}`, `{"do":"huge_error","n":9000000}`} {
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		_, report := w.Invoke(ctx, &protocol.Invocation{RequestID: "rss", Payload: []byte(event)})
+		cancel()
+		if report == nil {
+			fmt.Println("none")
+			continue
+		}
+		fmt.Println(report.Type, len(report.Message), strings.SplitN(report.Message, "é", 2)[0])
+	}
+	status, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		fmt.Println("error", err)
+		return 1
+	}
+	for _, l := range strings.Split(string(status), "\n") {
+		if strings.HasPrefix(l, "VmHWM:") {
+			fmt.Println("VmHWM", strings.TrimSuffix(strings.TrimSpace(strings.TrimPrefix(l, "VmHWM:")), " kB"))
+		}
+	}
 	return 0
 }

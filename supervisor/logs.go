@@ -1,6 +1,9 @@
 package supervisor
 
-import "bytes"
+import (
+	"bytes"
+	"fmt"
+)
 
 // LogSink receives a worker's log output, one line at a time, tagged with the request id of the
 // invocation in progress ("" between invocations). line holds no line terminator and is only valid
@@ -19,6 +22,7 @@ func (f LogSinkFunc) Log(requestID string, line []byte) { f(requestID, line) }
 const (
 	maxLogLine  = 256 * 1024 // a longer line is cut into pieces of this size
 	logTailSize = 50         // lines kept for error messages (logTail, exit and timeout reports)
+	maxTailLine = 8 * 1024   // bytes kept of each of them: the tail holds at most 50 × 8 KiB
 )
 
 // lineSplitter cuts a byte stream into log lines. It runs on a Pump's goroutine only.
@@ -102,13 +106,26 @@ func (s *lineSplitter) emit(line []byte) {
 	s.record(bytes.TrimSuffix(line, []byte{'\r'}))
 }
 
-// record logs line as it is and keeps it in the tail.
+// record logs line as it is and keeps it in the tail, cut to maxTailLine bytes.
 func (s *lineSplitter) record(line []byte) {
 	s.sink.Log(s.tag, line)
 	if len(s.tail) < logTailSize {
-		s.tail = append(s.tail, bytes.Clone(line))
+		s.tail = append(s.tail, tailLine(nil, line))
 		return
 	}
-	s.tail[s.next] = append(s.tail[s.next][:0], line...)
+	s.tail[s.next] = tailLine(s.tail[s.next][:0], line)
 	s.next = (s.next + 1) % logTailSize
+}
+
+// tailLine appends line to dst as the tail keeps it: whole, or its first maxTailLine bytes and
+// how many were dropped.
+func tailLine(dst, line []byte) []byte {
+	if len(line) <= maxTailLine {
+		return append(dst, line...)
+	}
+	if cap(dst) < maxTailLine+40 {
+		dst = make([]byte, 0, maxTailLine+40) // room for the note: no growth beyond it
+	}
+	dst = append(dst, line[:maxTailLine]...)
+	return fmt.Appendf(dst, " [… %d bytes truncated]", len(line)-maxTailLine)
 }

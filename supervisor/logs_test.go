@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"bytes"
 	"fmt"
 	"slices"
 	"strings"
@@ -192,6 +193,29 @@ func TestLineSplitterLastLines(t *testing.T) {
 		s.write([]byte("new 0\nnew 1\n"))
 		if got := s.lastLines(5); !slices.Equal(got, []string{"new 0", "new 1"}) {
 			t.Errorf("lastLines = %q", got)
+		}
+	})
+	t.Run("bounded", func(t *testing.T) {
+		// 60 lines of maxLogLine bytes are logged whole; the tail keeps 50 × 8 KiB of them.
+		sink := &splitterLog{}
+		s := &lineSplitter{sink: sink}
+		line := append(bytes.Repeat([]byte("z"), maxLogLine), '\n')
+		for range 60 {
+			s.write(line)
+		}
+		held := 0
+		for _, l := range s.tail {
+			held += cap(l)
+		}
+		if bound := logTailSize * (maxTailLine + 64); held > bound {
+			t.Errorf("the tail holds %d bytes, want at most %d", held, bound)
+		}
+		last := s.lastLines(1)[0]
+		if want := strings.Repeat("z", maxTailLine) + fmt.Sprintf(" [… %d bytes truncated]", maxLogLine-maxTailLine); last != want {
+			t.Errorf("last tail line: %d bytes ending %q", len(last), last[len(last)-30:])
+		}
+		if len(sink.lines) != 60 || len(sink.lines[59].text) != maxLogLine {
+			t.Errorf("logged %d lines", len(sink.lines))
 		}
 	})
 	t.Run("lines are copies", func(t *testing.T) {

@@ -11,15 +11,12 @@ import (
 	"github.com/creack/pty"
 	"golang.org/x/sys/unix"
 
+	"github.com/polyboot/polyboot/internal/orphans"
 	"github.com/polyboot/polyboot/protocol"
 )
 
-// maxReplyLine bounds one reply line from a worker. Bodies travel on fd 3, so replies are small;
-// this leaves room for very long error messages and stack traces.
-const maxReplyLine = 8 * 1024 * 1024
-
-// pipeSize is asked of the kernel for the channel and body pipes, so a multi-megabyte event or
-// response crosses in few system calls. Failure to get it is harmless.
+// pipeSize is asked of the kernel for the channel in and the body FIFOs, so a multi-megabyte
+// event or response crosses in few system calls. Failure to get it is harmless.
 const pipeSize = 1024 * 1024
 
 // process is one running worker process and the goroutines that serve its pipes.
@@ -30,22 +27,19 @@ type process struct {
 	out   *os.File // channel out, read end
 	logs  *Pump
 	split *lineSplitter // owned by the logs pump's goroutine
-	body  *Pump
-	buf   []byte // body bytes, owned by the body pump's goroutine
-	spare []byte // the previous response's buffer, reused for the next one (body pump only)
-	// stream, when set (on the body pump's goroutine), receives body bytes as they arrive;
-	// streamErr is its first write error.
-	stream    io.Writer
-	streamErr error
-	lines     chan lineOrErr
-	exited    chan struct{}
-	state     *os.ProcessState // valid once exited is closed
-}
-
-type lineOrErr struct {
-	reply *protocol.Reply
-	err   error
-	ended bool // err is the end of the channel: the worker closed it, or is probably dying
+	dir   *bodyDir      // the process's body FIFOs
+	// The next invocation's FIFO is made while the worker is idle (mkfifo costs about 100 µs on
+	// ext4): next gets it from the goroutine making it, and pending says one is on its way.
+	next    chan preparedFifo
+	pending bool
+	// Body buffers: buf collects the next body; spare is the previous response's, still held by
+	// Invoke's caller until the next Invoke. readBuf is the body pumps' read buffer (one pump runs
+	// at a time).
+	buf, spare, readBuf []byte
+	lines               chan lineOrErr
+	exited              chan struct{}
+	state               *os.ProcessState // valid once exited is closed
+	orphans             *orphans.Group   // what the process starts; swept once it exited
 }
 
 // startProcess starts argv with the fd layout of docs/protocol.md. With logPTY, the log stream
@@ -75,42 +69,39 @@ func startProcess(sp *Spawner, argv []string, dir string, env []string, sink Log
 		return fail(err)
 	}
 	parentEnds, childEnds = append(parentEnds, outR), append(childEnds, outW)
-	bodyR, bodyW, err := pipe()
-	if err != nil {
-		return fail(err)
-	}
-	parentEnds, childEnds = append(parentEnds, bodyR), append(childEnds, bodyW)
 	logR, logW, err := logStream(logPTY)
 	if err != nil {
 		return fail(err)
 	}
 	parentEnds, childEnds = append(parentEnds, logR), append(childEnds, logW)
 	setPipeSize(inW)
-	setPipeSize(bodyR)
+	bodies, err := newBodyDir()
+	if err != nil {
+		return fail(err)
+	}
 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = dir
 	cmd.Env = env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, logW
-	cmd.ExtraFiles = []*os.File{bodyW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 
 	p := &process{
-		cmd:    cmd,
-		in:     inW,
-		out:    outR,
-		split:  &lineSplitter{sink: sink},
-		lines:  make(chan lineOrErr, 1),
-		exited: make(chan struct{}),
+		cmd:     cmd,
+		in:      inW,
+		out:     outR,
+		split:   &lineSplitter{sink: sink},
+		dir:     bodies,
+		next:    make(chan preparedFifo, 1),
+		readBuf: make([]byte, pumpBufferSize),
+		lines:   make(chan lineOrErr, 1),
+		exited:  make(chan struct{}),
 	}
 	if p.logs, err = NewPump(logR, p.split.write); err != nil {
+		bodies.remove()
 		return fail(err)
 	}
-	if p.body, err = NewPump(bodyR, p.writeBody); err != nil {
-		p.logs.Close()
-		return fail(err)
-	}
-	err = sp.Start(cmd)
+	p.orphans, err = sp.startWorker(cmd)
 	// The child's ends are closed in the parent once it started (or failed to): EOF must come
 	// when the child and its descendants are gone, never be held open by us.
 	for _, f := range childEnds {
@@ -118,7 +109,7 @@ func startProcess(sp *Spawner, argv []string, dir string, env []string, sink Log
 	}
 	if err != nil {
 		p.logs.Close()
-		p.body.Close()
+		bodies.remove()
 		inW.Close()
 		outR.Close()
 		return nil, fmt.Errorf("starting %s: %w", argv[0], err)
@@ -129,17 +120,77 @@ func startProcess(sp *Spawner, argv []string, dir string, env []string, sink Log
 	return p, nil
 }
 
-// writeBody is the body pump's sink: bytes go to the invocation's stream when it has one, else
-// into the buffer that becomes the response. It runs on the body pump's goroutine only.
-func (p *process) writeBody(b []byte) {
-	if p.stream != nil {
-		if _, err := p.stream.Write(b); err != nil {
-			p.streamErr = err
-			p.stream = nil
+// preparedFifo is a FIFO made ahead of its invocation, or why it could not be.
+type preparedFifo struct {
+	f   *bodyFifo
+	err error
+}
+
+// prepareBody starts making the next invocation's FIFO, unless that is under way, after unlinking
+// the FIFO retire of the invocation that ended, when it is not "". Both cost a journaled
+// directory update (about 100 µs on ext4), done while the worker is idle.
+func (p *process) prepareBody(retire string) {
+	if p.pending {
+		if retire != "" {
+			_ = os.Remove(retire)
 		}
 		return
 	}
-	p.buf = append(p.buf, b...)
+	p.pending = true
+	go func() {
+		if retire != "" {
+			_ = os.Remove(retire)
+		}
+		f, err := p.dir.newFifo()
+		p.next <- preparedFifo{f: f, err: err}
+	}()
+}
+
+// takeFifo returns the FIFO made ahead, waiting for it if need be.
+func (p *process) takeFifo() (*bodyFifo, error) {
+	p.prepareBody("")
+	r := <-p.next
+	p.pending = false
+	return r.f, r.err
+}
+
+// openBody takes the next invocation's body FIFO and starts reading it: into the process's body
+// buffer, or into a queue to out when out is not nil.
+func (p *process) openBody(out io.Writer, trim bool) (*bodyFifo, error) {
+	b, err := p.takeFifo()
+	if err != nil {
+		return nil, err
+	}
+	var q *streamQueue
+	if out != nil {
+		q = newStreamQueue(out)
+	}
+	if err := b.start(newBodySink(p.buf, q, trim), p.readBuf); err != nil {
+		if q != nil {
+			q.stop()
+		}
+		b.close()
+		return nil, err
+	}
+	return b, nil
+}
+
+// takeBody returns the collected body of a reply (keep: a response) and takes the sink's buffer
+// back. The two buffers take turns: the one returned is not written again until the next
+// invocation has ended, by when its caller has posted it. Call it after the FIFO was closed.
+func (p *process) takeBody(s *bodySink, keep bool) ([]byte, *protocol.ErrorReport) {
+	if !keep {
+		p.buf = s.buf[:0]
+		return nil, nil
+	}
+	p.buf, p.spare = p.spare[:0], s.buf
+	if report := s.tooLarge(); report != nil {
+		return nil, report
+	}
+	if s.buf == nil {
+		return []byte{}, nil
+	}
+	return s.buf, nil
 }
 
 // logStream returns the parent's and the child's end of the log stream: a pipe, or a
@@ -199,42 +250,6 @@ func setPipeSize(f *os.File) {
 	}
 }
 
-// readReplies turns the channel out into parsed replies until it ends.
-func (p *process) readReplies() {
-	lr := protocol.NewLineReader(p.out, maxReplyLine)
-	for {
-		line, err := lr.ReadLine()
-		if err != nil {
-			ended := errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)
-			p.deliver(lineOrErr{err: fmt.Errorf("reading channel: %w", err), ended: ended})
-			return
-		}
-		r, err := protocol.ParseReply(line)
-		if err != nil {
-			err = fmt.Errorf("%w (line: %.200q)", err, line)
-		}
-		if !p.deliver(lineOrErr{reply: r, err: err}) {
-			return
-		}
-	}
-}
-
-// deliver hands a line to the worker. While nobody takes it, it waits until the process exited;
-// a line that fits the buffer is always delivered, so a reply written just before an exit is kept.
-func (p *process) deliver(l lineOrErr) bool {
-	select {
-	case p.lines <- l:
-		return true
-	default:
-	}
-	select {
-	case p.lines <- l:
-		return true
-	case <-p.exited:
-		return false
-	}
-}
-
 // wait reaps the process, then kills what is left of its process group: a handler's background
 // jobs must not outlive the worker that started them.
 func (p *process) wait() {
@@ -242,13 +257,18 @@ func (p *process) wait() {
 	p.state = p.cmd.ProcessState
 	_ = err // the state says how it ended; Wait's error only repeats it
 	// The SIGKILL reaches each member of the group when it next runs, a moment later; their
-	// zombies are reaped by whoever they are re-parented to (PID 1, or the bootstrap as init).
+	// zombies are reaped by whoever they are re-parented to (the bootstrap as a subreaper).
 	p.killGroup(syscall.SIGKILL)
+	// What escaped the group (setsid, double forks) is killed and reaped too, before the next
+	// worker starts, but after the death is reported (docs/processes.md).
+	p.orphans.Exited()
 	close(p.exited)
+	p.orphans.Sweep()
 }
 
 // killGroup signals the worker's whole process group.
 func (p *process) killGroup(sig syscall.Signal) {
+	p.orphans.Snapshot() // the descendants that left the group, while their parent chain is intact
 	if err := syscall.Kill(-p.pid, sig); err != nil && !errors.Is(err, syscall.ESRCH) {
 		_ = syscall.Kill(p.pid, sig)
 	}
@@ -261,7 +281,13 @@ func (p *process) release() {
 		p.out.Close()
 	}
 	p.logs.Close()
-	p.body.Close()
+	if p.pending {
+		if r := <-p.next; r.f != nil {
+			r.f.close()
+		}
+		p.pending = false
+	}
+	p.dir.remove()
 }
 
 // exitDescription says how the process ended, e.g. "exit status 3" or "signal: killed".

@@ -8,6 +8,8 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // Pump reads one pipe (or pseudo-terminal master) continuously, so the writer never blocks on a
@@ -17,12 +19,14 @@ import (
 // The sink and every function given to Sync run on the pump's own goroutine, one at a time, so
 // they may share state without locks.
 type Pump struct {
-	f     *os.File
-	raw   syscall.RawConn
-	sink  func([]byte)
-	syncs chan syncRequest
-	stop  chan struct{}
-	done  chan struct{}
+	f    *os.File
+	raw  syscall.RawConn
+	sink func([]byte)
+	// bounded: Sync drains what the pipe holds when it begins, not until it is empty
+	bounded bool
+	syncs   chan syncRequest
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 type syncRequest struct {
@@ -35,25 +39,33 @@ const pumpBufferSize = 256 * 1024
 
 // NewPump starts reading f, which must be pollable (a pipe from os.Pipe, or a pty master).
 func NewPump(f *os.File, sink func([]byte)) (*Pump, error) {
+	return newPump(f, sink, make([]byte, pumpBufferSize), false)
+}
+
+// newPump is NewPump with buf as the read buffer, which the pump owns until Close returns. With
+// bounded, a Sync drains only the bytes the pipe holds when it begins (FIONREAD), so that a writer
+// that never stops cannot hold it up; a pseudo-terminal's FIONREAD misses bytes still on their way
+// through the line discipline, so the log stream's pump drains until the pipe is empty.
+func newPump(f *os.File, sink func([]byte), buf []byte, bounded bool) (*Pump, error) {
 	raw, err := f.SyscallConn()
 	if err != nil {
 		return nil, fmt.Errorf("pump %s: %w", f.Name(), err)
 	}
 	p := &Pump{
-		f:     f,
-		raw:   raw,
-		sink:  sink,
-		syncs: make(chan syncRequest, 1),
-		stop:  make(chan struct{}),
-		done:  make(chan struct{}),
+		f:       f,
+		raw:     raw,
+		sink:    sink,
+		bounded: bounded,
+		syncs:   make(chan syncRequest, 1),
+		stop:    make(chan struct{}),
+		done:    make(chan struct{}),
 	}
-	go p.run()
+	go p.run(buf)
 	return p, nil
 }
 
-func (p *Pump) run() {
+func (p *Pump) run(buf []byte) {
 	defer close(p.done)
-	buf := make([]byte, pumpBufferSize)
 	eof := false
 	for {
 		select {
@@ -105,14 +117,22 @@ func (p *Pump) serve(req syncRequest, buf []byte, eof bool) {
 	close(req.done)
 }
 
-// drain reads until the pipe is empty. It reads through Control with raw system calls, which a
-// read deadline does not affect.
+// drain reads until the pipe is empty, or, for a bounded pump, the bytes the pipe held when drain
+// began (FIONREAD). It
+// reads through Control with raw system calls, which a read deadline does not affect.
 func (p *Pump) drain(buf []byte) {
 	_ = p.raw.Control(func(fd uintptr) {
-		for {
-			n, err := syscall.Read(int(fd), buf)
+		left, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD
+		bounded := p.bounded && err == nil
+		for !bounded || left > 0 {
+			want := buf
+			if bounded {
+				want = buf[:min(left, len(buf))]
+			}
+			n, err := syscall.Read(int(fd), want)
 			if n > 0 {
 				p.sink(buf[:n])
+				left -= n
 			}
 			if errors.Is(err, syscall.EINTR) {
 				continue

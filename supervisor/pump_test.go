@@ -25,8 +25,8 @@ func pipe(t *testing.T) (r, w *os.File) {
 	return r, w
 }
 
-// newPump starts a pump on f that is closed when the test ends.
-func newPump(t *testing.T, f *os.File, sink func([]byte)) *Pump {
+// testPump starts a pump on f that is closed when the test ends.
+func testPump(t *testing.T, f *os.File, sink func([]byte)) *Pump {
 	t.Helper()
 	p, err := NewPump(f, sink)
 	if err != nil {
@@ -46,7 +46,7 @@ func syncCtx(t *testing.T) context.Context {
 func TestPumpSyncSeesEveryByteWrittenBefore(t *testing.T) {
 	r, w := pipe(t)
 	var got int // owned by the pump's goroutine
-	p := newPump(t, r, func(b []byte) { got += len(b) })
+	p := testPump(t, r, func(b []byte) { got += len(b) })
 	rng := rand.New(rand.NewPCG(1, 2))
 	written := 0
 	for round := range 500 {
@@ -72,7 +72,7 @@ func TestPumpSyncSeesEveryByteWrittenBefore(t *testing.T) {
 func TestPumpSyncConcurrentWriters(t *testing.T) {
 	r, w := pipe(t)
 	counts := make(map[byte]int) // owned by the pump's goroutine
-	p := newPump(t, r, func(b []byte) {
+	p := testPump(t, r, func(b []byte) {
 		for _, c := range b {
 			counts[c]++
 		}
@@ -113,7 +113,7 @@ func TestPumpSyncConcurrentWriters(t *testing.T) {
 func TestPumpSyncAfterEOF(t *testing.T) {
 	r, w := pipe(t)
 	var got []byte
-	p := newPump(t, r, func(b []byte) { got = append(got, b...) })
+	p := testPump(t, r, func(b []byte) { got = append(got, b...) })
 	if _, err := w.Write([]byte("last words")); err != nil {
 		t.Fatal(err)
 	}
@@ -132,7 +132,7 @@ func TestPumpSyncAfterEOF(t *testing.T) {
 
 func TestPumpSyncContext(t *testing.T) {
 	r, _ := pipe(t)
-	p := newPump(t, r, func([]byte) {})
+	p := testPump(t, r, func([]byte) {})
 	// Occupy the pump's goroutine, so that the next Sync can only end by its context.
 	busy, block := make(chan struct{}), make(chan struct{})
 	defer close(block)
@@ -217,7 +217,7 @@ func TestPumpPty(t *testing.T) {
 	master, slave := openPty(t)
 	sink := &splitterLog{}
 	split := &lineSplitter{sink: sink}
-	p := newPump(t, master, split.write)
+	p := testPump(t, master, split.write)
 	if _, err := slave.Write([]byte("through a terminal\nsecond\n")); err != nil {
 		t.Fatal(err)
 	}

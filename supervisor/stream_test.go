@@ -3,6 +3,8 @@ package supervisor
 import (
 	"bytes"
 	"context"
+	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -91,6 +93,101 @@ func TestWorkerInvokeStream(t *testing.T) {
 			}
 			if n := out.lateWrites(); n > 0 {
 				t.Errorf("out got %d writes after InvokeStream returned", n)
+			}
+		})
+	}
+}
+
+// throttledWriter takes bytes at rate bytes per second, as Lambda takes a streamed response
+// after its first 6 MB.
+type throttledWriter struct {
+	streamRecorder
+	rate int
+}
+
+// Write implements io.Writer.
+func (s *throttledWriter) Write(p []byte) (int, error) {
+	time.Sleep(time.Duration(len(p)) * time.Second / time.Duration(s.rate)) // the throttle, not a synchronisation
+	return s.streamRecorder.Write(p)
+}
+
+func TestWorkerInvokeStreamSlowReader(t *testing.T) {
+	t.Parallel()
+	// A 4 MB body at 2 MB/s: at the reply about 2 MB (queue and FIFO) still wait for the
+	// stream, far longer than ReapWait. The body is delivered whole, without error.
+	w, rec := testWorker(t, "ready", func(c *Config) { c.ReapWait = 300 * time.Millisecond })
+	mustInvoke(t, w, "warm", `{}`)
+	pid := workerPid(w)
+	const size = 4 << 20
+	out := &throttledWriter{rate: 2 << 20}
+	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
+	defer cancel()
+	start := time.Now()
+	inv := &protocol.Invocation{RequestID: "slow", Payload: []byte(fmt.Sprintf(`{"do":"slow_body","n":%d}`, size))}
+	if report := w.InvokeStream(ctx, inv, out); report != nil {
+		t.Fatalf("InvokeStream: %s: %s", report.Type, report.Message)
+	}
+	body, writes := out.close()
+	t.Logf("%d bytes in %d writes, %s", len(body), writes, time.Since(start))
+	if len(body) != size || strings.Trim(body, "s") != "" {
+		t.Errorf("the stream got %d bytes, want %d", len(body), size)
+	}
+	if workerPid(w) != pid || len(rec.warnings()) > 0 {
+		t.Errorf("worker restarted or warnings %q", rec.warnings())
+	}
+}
+
+// stalledWriter blocks every Write until released.
+type stalledWriter struct {
+	release chan struct{}
+	entered chan struct{} // closed at the first Write
+	once    sync.Once
+}
+
+// Write implements io.Writer.
+func (s *stalledWriter) Write(p []byte) (int, error) {
+	s.once.Do(func() { close(s.entered) })
+	<-s.release
+	return len(p), nil
+}
+
+func TestWorkerInvokeStreamStalled(t *testing.T) {
+	t.Parallel()
+	tests := []struct {
+		name       string
+		size       int
+		workerStay bool // the worker replied in time: only the stream is late
+	}{
+		{name: "stalled while the handler writes", size: 8 << 20},
+		{name: "stalled after the reply", size: 256 << 10, workerStay: true},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			w, pid := warmWorker(t)
+			out := &stalledWriter{release: make(chan struct{}), entered: make(chan struct{})}
+			defer close(out.release)
+			const budget = 700 * time.Millisecond
+			ctx, cancel := context.WithTimeout(context.Background(), budget)
+			defer cancel()
+			start := time.Now()
+			inv := &protocol.Invocation{RequestID: "stalled", Payload: []byte(fmt.Sprintf(`{"do":"slow_body","n":%d}`, tt.size))}
+			report := w.InvokeStream(ctx, inv, out)
+			elapsed := time.Since(start)
+			checkReport(t, report, ErrTypeTimeout, "Task timed out after")
+			if elapsed > budget+time.Second {
+				t.Errorf("InvokeStream returned %s after the start, want at the %s deadline", elapsed, budget)
+			}
+			select {
+			case <-out.entered:
+			default:
+				t.Errorf("the stream got no write")
+			}
+			if stayed := workerPid(w) == pid; stayed != tt.workerStay {
+				t.Errorf("worker stayed: %v, want %v", stayed, tt.workerStay)
+			}
+			if got := mustInvoke(t, w, "next", `"next"`); got != `"next"` {
+				t.Errorf("next body = %q", got)
 			}
 		})
 	}

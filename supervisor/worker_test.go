@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -69,6 +68,11 @@ func TestWorkerStart(t *testing.T) {
 			name: "garbage before ready", mode: "init_garbage",
 			wantType:  ErrTypeInvalidReply,
 			fragments: []string{"broke the channel protocol before ready", "Traceback"},
+		},
+		{
+			name: "channel protocol 1", mode: "ready_v1",
+			wantType:  ErrTypeStart,
+			fragments: []string{"the worker speaks channel protocol 1; polyboot requires protocol 2 (docs/protocol.md)"},
 		},
 		{
 			name: "command does not exist", mode: "ready",
@@ -501,57 +505,6 @@ func TestWorkerReplyBeforeReadingTheLine(t *testing.T) {
 	}
 	checkReport(t, report, ErrTypeInvalidReply, "before reading the whole invoke line")
 	waitGone(t, pid)
-}
-
-func TestWorkerReplyTwice(t *testing.T) {
-	t.Parallel()
-	w, _ := testWorker(t, "ready")
-	if got := mustInvoke(t, w, "one", `{"do":"twice"}`); got != "first" {
-		t.Fatalf("body = %q", got)
-	}
-	pid := workerPid(w)
-	// The extra reply is a protocol violation, seen by the next invocation either between
-	// invocations or as a reply with the wrong id.
-	_, report := invoke(t, w, "two", `{}`)
-	checkReport(t, report, ErrTypeInvalidReply)
-	waitGone(t, pid)
-	if got := mustInvoke(t, w, "three", `"ok"`); got != `"ok"` {
-		t.Errorf("body = %q", got)
-	}
-}
-
-func TestWorkerStrayBodyBytes(t *testing.T) {
-	t.Parallel()
-	t.Run("before ready", func(t *testing.T) {
-		t.Parallel()
-		w, rec := testWorker(t, "init_stray_body")
-		if got := mustInvoke(t, w, "first", `"event"`); got != `"event"` {
-			t.Errorf("body = %q, want the event only", got)
-		}
-		if warns := rec.warnings(); len(warns) != 1 || !strings.Contains(warns[0], "dropped response bytes") ||
-			!strings.Contains(warns[0], "24") {
-			t.Errorf("warnings = %q, want one about 24 dropped bytes", warns)
-		}
-	})
-	t.Run("between invocations", func(t *testing.T) {
-		t.Parallel()
-		w, rec := testWorker(t, "ready")
-		if got := mustInvoke(t, w, "first", `"first"`); got != `"first"` {
-			t.Errorf("body = %q", got)
-		}
-		// Bytes written right after a reply may still be taken as that reply's body (the
-		// bootstrap drains fd 3 when the reply line arrives); these come once Invoke returned.
-		if err := syscall.Kill(workerPid(w), syscall.SIGUSR1); err != nil {
-			t.Fatal(err)
-		}
-		rec.waitFor(t, "stray written") // the stray bytes are in the pipe
-		if got := mustInvoke(t, w, "second", `"event"`); got != `"event"` {
-			t.Errorf("body = %q, want the event only", got)
-		}
-		if warns := rec.warnings(); len(warns) != 1 || !strings.Contains(warns[0], "bytes 5") {
-			t.Errorf("warnings = %q, want one about 5 dropped bytes", warns)
-		}
-	})
 }
 
 func TestWorkerFinal(t *testing.T) {

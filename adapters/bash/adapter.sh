@@ -1,21 +1,29 @@
 # shellcheck shell=bash
 # polyboot's bash adapter: loads a user's function.sh once, then serves invocations over the
-# channel of docs/protocol.md (version 1) without forking on the hot path.
+# channel of docs/protocol.md (version 2) without forking on the hot path.
 #
 #   bash adapter.sh <handler file> <function> <module>
 #
-# fd 0: invoke lines in; fd 1: replies out; fd 2: the log stream; fd 3: the response body.
-# The handler is called as `<function> "$EVENT"`; what it writes to stdout is the response body,
-# a non-zero status (or `exit`, or a `set -e` failure) is an error. Event data is never evaluated.
+# fd 0: invoke lines in; fd 1: replies out; fd 2: the log stream. Each invoke line names a FIFO
+# (its "body" member) for the response body. The handler is called as `<function> "$EVENT"` with
+# its stdout on that FIFO, so what it prints is the response body; a non-zero status (or `exit`,
+# or a `set -e` failure) is an error. Event data is never evaluated.
 
 # Move the channel out of the handler's reach: stdin reads /dev/null, stdout goes to the logs.
-exec {_pb_in}<&0 {_pb_out}>&1 {_pb_body}>&3 3>&- </dev/null 1>&2
+# bash cannot mark a descriptor close-on-exec, so the handler is called with these two closed
+# (bash keeps its own saved copies close-on-exec): programs it runs get fds 0, 1 and 2 only.
+exec {_pb_in}<&0 {_pb_out}>&1 </dev/null 1>&2
 
 _pb_file=$1
 _pb_func=$2
 _pb_phase=init  # init, idle, invoke or done: what the EXIT trap reports
 _pb_id=         # the current request id, JSON-escaped as it came on the line
+_pb_body=       # the current invocation's body FIFO
 _pb_event=
+_pb_pid=$BASHPID  # a subshell of the handler is never the adapter
+_pb_mb=$'\xc3\xa9'  # one character in a UTF-8 locale, two bytes in a single-byte one
+# What the channel out's /proc link reads (pipe:[N]), for the EXIT trap: see _pb_find_out.
+_pb_out_link=$(command -p readlink "/proc/$_pb_pid/fd/$_pb_out" 2>/dev/null)
 
 # _pb_json_string NAME TEXT: sets NAME to TEXT as a JSON string literal (with quotes).
 _pb_json_string() {
@@ -47,12 +55,41 @@ _pb_reply_error() {
 # Answer for it, and tell the bootstrap this worker is gone ("final"), so it starts a new one.
 _pb_on_exit() {
 	local rc=$?
+	[[ $BASHPID == "$_pb_pid" ]] || return 0
+	set +euo pipefail
+	case $_pb_phase in
+	init | invoke)
+		# The shell is still inside the `source` or the handler's call, where the channel fds
+		# are closed.
+		if ! _pb_find_out; then
+			printf 'polyboot bash adapter: the channel out is not found; exiting without a reply\n' >&2
+			return 0
+		fi
+		;;
+	esac
 	case $_pb_phase in
 	init) _pb_reply_error Runtime.UserCodeSyntaxError \
 		"$_pb_file exited with status $rc while it was loaded" ;;
 	invoke) _pb_reply_error Function.NonZeroExit \
 		"handler '$_pb_func' exited the shell with status $rc (exit or set -e)" ',"logTail":10,"final":true' ;;
 	esac
+}
+
+# _pb_find_out: in the EXIT trap inside the `source` of the handler file or the handler's call,
+# where the channel fds are closed, points _pb_out at the copy of the channel out that bash saved for the call's duration (a
+# close-on-exec descriptor at 10 or above; outside them, _pb_out itself): the one whose /proc
+# link names the channel-out pipe, as noted at start-up. Forks, but only on this way out.
+_pb_find_out() {
+	local f
+	[[ -n $_pb_out_link ]] || return 1
+	for f in "/proc/$_pb_pid/fd/"*; do
+		if [[ ${f##*/} != *[!0-9]* ]] && ((${f##*/} >= 10)) && [[ -p $f ]] &&
+			[[ $(command -p readlink "$f" 2>/dev/null) == "$_pb_out_link" ]]; then
+			_pb_out=${f##*/}
+			return 0
+		fi
+	done
+	return 1
 }
 trap _pb_on_exit EXIT
 
@@ -82,21 +119,21 @@ _pb_unescape() {
 	printf -v "$1" '%s' "$out$s"
 }
 
-# _pb_cut NAME SEP SKIP: sets NAME to _pb_head up to the first SEP, and drops that and SKIP more
-# bytes (SEP's length) from _pb_head. The layout of docs/protocol.md guarantees that a string
-# member ends exactly where `","<next member>":` begins. Cutting forward like this is linear;
-# ${h#*SEP} would make bash try every prefix length.
-_pb_cut() {
-	local v=${_pb_head%%"$2"*}
-	printf -v "$1" '%s' "$v"
-	_pb_head=${_pb_head:${#v}+$3}
-}
-
-# _pb_read: reads one invoke line into the _pb_* variables; fails at EOF. Runs in the C locale so
-# that lengths and offsets count bytes. `read -N` reads a pipe in blocks; plain `read` would make
-# one system call per byte.
+# _pb_read: reads one invoke line into the _pb_* variables; fails at EOF (or in a subshell). Runs
+# in the C locale so that lengths and offsets count bytes. `read -N` reads a pipe in blocks; plain
+# `read` would make one system call per byte. Setting a locale variable costs a setlocale() call
+# both ways (10-20 us), so it is done only when the locale of the moment is multibyte.
+#
+# The layout of docs/protocol.md guarantees that a string member ends exactly where
+# `","<next member>":` begins, and that this sequence occurs nowhere else. Each member is cut
+# forward, in line (a function call per member doubled the time of a read): ${h%%SEP*} is
+# linear, where ${h#*SEP} would make bash try every prefix length.
 _pb_read() {
-	local LC_ALL=C hdr rest v
+	local hdr rest v
+	[[ $BASHPID == "$_pb_pid" ]] || return 1
+	if ((${#_pb_mb} == 1)); then
+		if [[ -n ${LC_ALL-} ]]; then local LC_ALL=C; else local LC_CTYPE=C; fi
+	fi
 	IFS= read -r -N 19 -u "$_pb_in" hdr || return 1
 	if [[ $hdr != '{"len":"'[0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9][0-9]'"' ]]; then
 		printf 'polyboot bash adapter: bad invoke line start: %q\n' "$hdr" >&2
@@ -112,16 +149,18 @@ _pb_read() {
 		exit 70
 	fi
 	_pb_head=${_pb_head:23}
-	_pb_cut _pb_id '","deadline_ms":' 16
-	_pb_cut _pb_deadline ',"invoked_function_arn":"' 25
-	_pb_cut _pb_arn '","trace_id":"' 14
-	_pb_cut _pb_trace '","client_context":"' 20
-	_pb_cut _pb_client_context '","cognito_identity":"' 22
-	_pb_cut _pb_identity '","tenant_id":"' 15
+	_pb_id=${_pb_head%%'","body":"'*} _pb_head=${_pb_head:${#_pb_id}+10}
+	_pb_body=${_pb_head%%'","deadline_ms":'*} _pb_head=${_pb_head:${#_pb_body}+16}
+	_pb_deadline=${_pb_head%%',"invoked_function_arn":"'*} _pb_head=${_pb_head:${#_pb_deadline}+25}
+	_pb_arn=${_pb_head%%'","trace_id":"'*} _pb_head=${_pb_head:${#_pb_arn}+14}
+	_pb_trace=${_pb_head%%'","client_context":"'*} _pb_head=${_pb_head:${#_pb_trace}+20}
+	_pb_client_context=${_pb_head%%'","cognito_identity":"'*} _pb_head=${_pb_head:${#_pb_client_context}+22}
+	_pb_identity=${_pb_head%%'","tenant_id":"'*} _pb_head=${_pb_head:${#_pb_identity}+15}
 	_pb_tenant=${_pb_head%\"}
-	# The id stays escaped as it came: the reply carries it back in the same JSON form.
-	if [[ $_pb_arn$_pb_trace$_pb_client_context$_pb_identity$_pb_tenant == *\\* ]]; then
-		for v in _pb_arn _pb_trace _pb_client_context _pb_identity _pb_tenant; do
+	# _pb_id stays escaped as it came, for the reply; _pb_rid is the id itself.
+	_pb_rid=$_pb_id
+	if [[ $_pb_id$_pb_arn$_pb_trace$_pb_client_context$_pb_identity$_pb_tenant == *\\* ]]; then
+		for v in _pb_rid _pb_arn _pb_trace _pb_client_context _pb_identity _pb_tenant; do
 			if [[ ${!v} == *\\* ]]; then _pb_unescape "$v"; fi
 		done
 	fi
@@ -149,7 +188,7 @@ if ! _pb_syntax=$("$BASH" -n "$_pb_file" 2>&1); then
 	exit 1
 fi
 # shellcheck disable=SC1090
-source "$_pb_file"
+source "$_pb_file" {_pb_in}<&- {_pb_out}>&-
 if ! declare -F -- "$_pb_func" >/dev/null; then
 	_pb_reply_error Runtime.HandlerNotFound "no function '$_pb_func' in $_pb_file (define it: $_pb_func() { ...; })"
 	_pb_phase=done
@@ -161,10 +200,10 @@ _pb_opts=$-
 [[ -o pipefail ]] && _pb_opts+=P
 set +euo pipefail
 _pb_phase=idle
-printf '{"type":"ready"}\n' >&"$_pb_out"
+printf '{"type":"ready","protocol":2}\n' >&"$_pb_out"
 
 while _pb_read; do
-	export LAMBDA_REQUEST_ID=$_pb_id LAMBDA_DEADLINE_MS=$_pb_deadline LAMBDA_FUNCTION_ARN=$_pb_arn
+	export LAMBDA_REQUEST_ID=$_pb_rid LAMBDA_DEADLINE_MS=$_pb_deadline LAMBDA_FUNCTION_ARN=$_pb_arn
 	export LAMBDA_CLIENT_CONTEXT=$_pb_client_context LAMBDA_COGNITO_IDENTITY=$_pb_identity
 	export LAMBDA_TENANT_ID=$_pb_tenant
 	if [[ -n $_pb_trace ]]; then export _X_AMZN_TRACE_ID=$_pb_trace; else unset _X_AMZN_TRACE_ID; fi
@@ -172,7 +211,8 @@ while _pb_read; do
 	[[ $_pb_opts == *e* ]] && set -e
 	[[ $_pb_opts == *u* ]] && set -u
 	[[ $_pb_opts == *P* ]] && set -o pipefail
-	"$_pb_func" "$_pb_event" >&"$_pb_body"
+	# The channel fds are closed for the call; stdout is the body FIFO, closed when it returns.
+	"$_pb_func" "$_pb_event" {_pb_in}<&- {_pb_out}>&- >"$_pb_body"
 	_pb_rc=$?
 	set +euo pipefail
 	_pb_phase=idle

@@ -5,9 +5,10 @@ Started by the polyboot bootstrap as
 
     python2.7 -u adapter.py <handler file> <function> <module>
 
-with the channel of docs/protocol.md on its descriptors: 0 = invoke lines in, 1 = reply lines
-out, 2 = log stream, 3 = body stream. It loads the handler once, writes {"type":"ready"}, and
-then answers one invoke line after another until fd 0 reaches EOF.
+with the channel of docs/protocol.md (version 2) on its descriptors: 0 = invoke lines in,
+1 = reply lines out, 2 = log stream; each invoke line names a FIFO (its "body" member) that takes
+that invocation's response body. It loads the handler once, writes {"type":"ready","protocol":2},
+and then answers one invoke line after another until fd 0 reaches EOF.
 
 The behaviour seen by handler code follows AWS's own Python runtime (awslambdaric): the handler
 is imported by module name from the task root, called as handler(event, context), its return
@@ -57,6 +58,12 @@ _ERROR_LOG_LINE_TERMINATOR = u'\r'
 _ERROR_LOG_INDENT = u'\u00a0'
 
 _READ_BUFFER = 1 << 16
+# Caps on an error reply (docs/protocol.md): errorMessage and the stackTrace in all, UTF-8 bytes.
+_MAX_ERROR_MESSAGE = 256 * 1024
+_MAX_STACK_TRACE = 256 * 1024
+# Python 2 has no os.O_CLOEXEC; Linux's value is the same on every architecture but alpha, hppa,
+# parisc and sparc.
+_O_CLOEXEC = getattr(os, 'O_CLOEXEC', 0o2000000)
 _REPLY_ENCODER = json.JSONEncoder(separators=(',', ':'))  # ASCII-only, compact reply lines
 _ADAPTER_CODE_FILE = None  # co_filename of this file's frames; set in main()
 
@@ -115,27 +122,111 @@ def _write_all(fd, data):
 # --- the channel ----------------------------------------------------------------------------
 
 class Channel(object):
-    """The adapter's private ends of the protocol channel."""
+    """The adapter's private ends of the protocol channel.
 
-    def __init__(self, in_fd, out_fd, body_fd):
+    Only the process that made it may use it: a forked copy of the adapter (a handler that
+    calls os.fork() and whose child returns, or raises SystemExit, into the adapter) exits
+    instead of reading an invoke line or writing a reply.
+    """
+
+    def __init__(self, in_fd, out_fd):
         self._in = io.open(in_fd, 'rb', buffering=_READ_BUFFER)
         self._out_fd = out_fd
-        self._body_fd = body_fd
+        self.pid = os.getpid()
 
     def read_line(self):
         """Return the next invoke line (bytes, with its newline); b'' at EOF."""
+        _exit_if_forked(self)
         return self._in.readline()
 
     def send(self, message):
         """Write one reply line (a dict) to the channel out, as ASCII JSON."""
+        _exit_if_forked(self)
+        if message.get('type') in ('error', 'init_error'):
+            message = _bounded_error(message)
         line = _REPLY_ENCODER.encode(message)
         if not isinstance(line, bytes):
             line = line.encode('ascii')
         _write_all(self._out_fd, line + b'\n')
 
-    def write_body(self, body):
-        """Write the current invocation's response body (bytes) to the body stream."""
-        _write_all(self._body_fd, body)
+
+def _exit_if_forked(channel, status=0):
+    """os._exit(status) in a forked copy of the adapter (after flushing what it printed)."""
+    if os.getpid() != channel.pid:
+        _flush_stdio()
+        os._exit(status)
+
+
+class Body(object):
+    """One invocation's response body: its FIFO, opened at the first write, closed before the
+    reply. After close() the body takes no more writes, so a thread or forked child of the
+    handler that writes late never reaches another invocation's body."""
+
+    def __init__(self, path):
+        self._path = path
+        self._fd = None
+        self._closed = False
+        self._pid = os.getpid()
+
+    def write(self, data):
+        """Write data (bytes) to the FIFO, opening it first if needed."""
+        if self._closed:
+            raise ValueError('context.write: the invocation has already ended')
+        if not data:
+            return
+        if self._fd is None:
+            # The bootstrap has the FIFO open for reading while the invocation runs, so this
+            # does not block. A forked copy may come late: it opens without blocking (ENXIO, or
+            # ENOENT once the FIFO is gone) instead of waiting forever, then writes blocking.
+            if os.getpid() == self._pid:
+                self._fd = os.open(self._path, os.O_WRONLY | _O_CLOEXEC)
+            else:
+                fd = os.open(self._path, os.O_WRONLY | os.O_NONBLOCK | _O_CLOEXEC)
+                fcntl.fcntl(fd, fcntl.F_SETFL, fcntl.fcntl(fd, fcntl.F_GETFL) & ~os.O_NONBLOCK)
+                self._fd = fd
+        _write_all(self._fd, data)
+
+    def close(self):
+        """Close the FIFO (if it was opened); later writes raise ValueError."""
+        self._closed = True
+        if self._fd is not None:
+            fd, self._fd = self._fd, None
+            os.close(fd)
+
+
+def _cut_utf8(text, limit):
+    """(text cut to at most limit UTF-8 bytes at a character boundary, bytes dropped)."""
+    data = _utf8(_text(text))
+    if len(data) <= limit:
+        return _text(text), 0
+    cut = data[:limit].decode('utf-8', 'ignore')
+    return cut, len(data) - len(cut.encode('utf-8'))
+
+
+def _bounded_error(message):
+    """An error reply with errorMessage and stackTrace cut to their caps (docs/protocol.md)."""
+    reply = dict(message)
+    text = reply.get('errorMessage')
+    if isinstance(text, (bytes, text_type)) and len(text) > _MAX_ERROR_MESSAGE // 4:
+        suffix_room = 64
+        cut, dropped = _cut_utf8(text, _MAX_ERROR_MESSAGE - suffix_room)
+        if dropped:
+            reply['errorMessage'] = cut + u' [\u2026 %d bytes truncated]' % dropped
+    trace = reply.get('stackTrace')
+    if isinstance(trace, list) and trace:
+        budget, kept, dropped = _MAX_STACK_TRACE - 64, [], 0
+        for line in trace:
+            if dropped:
+                dropped += len(_utf8(_text(line)))
+                continue
+            cut, lost = _cut_utf8(line, budget)
+            kept.append(cut)
+            budget -= len(_utf8(cut))
+            dropped += lost
+        if dropped:
+            kept.append(u'[\u2026 %d bytes truncated]' % dropped)
+            reply['stackTrace'] = kept
+    return reply
 
 
 def _private_dup(fd):
@@ -147,21 +238,19 @@ def _private_dup(fd):
 
 
 def isolate_channel():
-    """Move fds 0, 1 and 3 out of the handler's reach and return them as a Channel.
+    """Move fds 0 and 1 out of the handler's reach and return them as a Channel.
 
-    Afterwards fd 0 reads /dev/null, fd 1 is the log stream (a copy of fd 2) and fd 3 is
-    closed, so nothing the handler or a program it runs does with stdin and stdout can touch
-    the channel; the private copies are close-on-exec and are not inherited by subprocesses.
+    Afterwards fd 0 reads /dev/null and fd 1 is the log stream (a copy of fd 2), so nothing
+    the handler or a program it runs does with stdin and stdout can touch the channel; the
+    private copies are close-on-exec and are not inherited by subprocesses.
     """
     in_fd = _private_dup(0)
     out_fd = _private_dup(1)
-    body_fd = _private_dup(3)
     devnull = os.open(os.devnull, os.O_RDONLY)
     os.dup2(devnull, 0)
     os.close(devnull)
     os.dup2(2, 1)
-    os.close(3)
-    return Channel(in_fd, out_fd, body_fd)
+    return Channel(in_fd, out_fd)
 
 
 # --- stdout and stderr ----------------------------------------------------------------------
@@ -575,7 +664,7 @@ class LambdaContext(object):
                 'cognitoIdentityPoolId')
         self._epoch_deadline_time_in_ms = epoch_deadline_time_in_ms
         self._streamed = False
-        self._write_body = None  # set by _run: writes to the body stream
+        self._write_body = None  # set by _run: writes to this invocation's body FIFO
 
     def get_remaining_time_in_millis(self):
         """Milliseconds left until the invocation's deadline (0 once it has passed)."""
@@ -736,11 +825,12 @@ def _strict_utf8(text):
 
 class Invoke(object):
     """One invoke line, parsed."""
-    __slots__ = ['request_id', 'deadline_ms', 'invoked_function_arn', 'trace_id',
+    __slots__ = ['request_id', 'body', 'deadline_ms', 'invoked_function_arn', 'trace_id',
                  'client_context', 'cognito_identity', 'tenant_id', 'event']
 
     def __init__(self, message):
         self.request_id = message['id']
+        self.body = message.get('body')
         self.deadline_ms = int(message.get('deadline_ms') or 0)
         self.invoked_function_arn = message.get('invoked_function_arn')
         self.trace_id = message.get('trace_id') or ''
@@ -895,7 +985,7 @@ def _without_gc(function, *args):
 def _salvage_request_id(line):
     """The id of an invoke line JSON cannot parse, cut out by the protocol's fixed layout."""
     start = line.find(b'"id":"')
-    end = line.find(b'","deadline_ms":', start)
+    end = line.find(b'","body":"', start)
     if start < 0 or end < 0:
         return None
     try:
@@ -917,6 +1007,9 @@ def parse_invoke(line):
         raise BadInvokeLine(u'Unable to unmarshal input: not an invoke line')
     if message.get('type') != u'invoke':
         return None
+    if not isinstance(message.get('body'), text_type) or not message['body']:
+        raise BadInvokeLine(u'Unable to unmarshal input: no body member (channel protocol 2)',
+                            message['id'])
     return Invoke(message)
 
 
@@ -939,17 +1032,24 @@ def _make_context(invoke):
         invoke.tenant_id)
 
 
-def _run(handler, encoder, invoke, channel):
+def _run(handler, encoder, invoke, channel, body):
     """Call the handler for one invocation: (body, None) or (None, error fields)."""
     try:
         context = _make_context(invoke)
-        context._write_body = channel.write_body
+        context._write_body = body.write
         result = handler(invoke.event, context)
+        _exit_if_forked(channel)
         if result is None and context._streamed:
             return b'', None
     except FaultError as fault:
+        _exit_if_forked(channel, 1)
         return None, (fault.error_type, fault.message, fault.stack_trace)
-    except BaseException:  # SystemExit and KeyboardInterrupt too: the runtime keeps serving
+    except SystemExit as stop:
+        # A forked child of the handler that calls sys.exit() ends as it asked.
+        _exit_if_forked(channel, stop.code if isinstance(stop.code, int) else int(bool(stop.code)))
+        return None, _describe_exception(sys.exc_info())
+    except BaseException:  # KeyboardInterrupt too: the runtime keeps serving
+        _exit_if_forked(channel, 1)
         return None, _describe_exception(sys.exc_info())
     try:
         return _without_gc(encoder.encode, result), None
@@ -962,10 +1062,19 @@ def handle(channel, handler, encoder, invoke):
     _Current.request_id = invoke.request_id
     _Current.tenant_id = invoke.tenant_id
     _set_trace_id(invoke.trace_id)
-    body, error = _run(handler, encoder, invoke, channel)
-    _flush_stdio()
+    body = Body(invoke.body)
+    try:
+        data, error = _run(handler, encoder, invoke, channel, body)
+        _flush_stdio()
+        if error is None:
+            try:
+                body.write(data)
+            except (OSError, IOError) as failure:  # the FIFO is gone: say so instead of a body
+                error = (u'Runtime.AdapterError',
+                         u'cannot write the response body: %s' % _text(failure), [])
+    finally:
+        body.close()
     if error is None:
-        channel.write_body(body)
         channel.send({'type': 'response', 'id': invoke.request_id})
     else:
         _log_error(*error)
@@ -1020,7 +1129,7 @@ def main(argv):
     try:
         channel = isolate_channel()
     except OSError as error:
-        sys.stderr.write('polyboot python adapter: fds 0, 1 and 3 must be open: %s\n' % error)
+        sys.stderr.write('polyboot python adapter: fds 0 and 1 must be open: %s\n' % error)
         return 2
     install_stdio()
     setup_logging()
@@ -1032,7 +1141,7 @@ def main(argv):
     except BaseException:  # an exception the module raised while it was imported
         return _fail_init(channel, *_describe_exception(sys.exc_info(), True))
     _flush_stdio()
-    channel.send({'type': 'ready'})
+    channel.send({'type': 'ready', 'protocol': 2})
     return serve(channel, handler)
 
 

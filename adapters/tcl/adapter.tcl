@@ -2,20 +2,30 @@
 #
 #     tclsh adapter.tcl <handler file> <function> <module>
 #
-# Speaks the channel protocol of docs/protocol.md (version 1) with the polyboot bootstrap:
-# fd 0 invoke lines in, fd 1 reply lines out, fd 2 logs, fd 3 response bodies. It sources the
-# handler file once, then calls `<function> $event $context` for every invoke line in this one
-# warm interpreter. See README.md for what handlers get and the error-type mapping.
+# Speaks the channel protocol of docs/protocol.md (version 2) with the polyboot bootstrap:
+# fd 0 invoke lines in, fd 1 reply lines out, fd 2 logs, and for each invocation the FIFO its
+# invoke line names (member "body") for the response body. It sources the handler file once,
+# then calls `<function> $event $context` for every invoke line in this one warm interpreter.
+# See README.md for what handlers get and the error-type mapping.
 #
 # What the adapter adds to the interpreter: the namespaces ::json (json.tcl) and ::lambda
 # (lambda::remaining_ms), and its own private namespace ::polyboot. It sets no global variable;
 # tclsh's own argv, argc and argv0 are left as tclsh set them.
 
 namespace eval ::polyboot {
-    # Private channels: the channel in (fd 0), the channel out (fd 1) and the body stream (fd 3).
+    # Private channels: the channel in (fd 0) and the channel out (fd 1).
     variable in ""
     variable out ""
+
+    # The current invocation's body FIFO (its path, "" between invocations) and, once the
+    # handler's result or lambda::write has opened it, its channel.
+    variable bodyPath ""
     variable body ""
+
+    # Caps on an error reply (docs/protocol.md), in UTF-8 bytes: errorMessage, and the
+    # stackTrace in all.
+    variable maxErrorMessage 262144
+    variable maxStackTrace 262144
 
     # The fully qualified handler command.
     variable handler ""
@@ -44,7 +54,7 @@ proc ::polyboot::Main {argv} {
             "usage: tclsh adapter.tcl <handler file> <function> <module>, got: $argv" {}
     }
     LoadHandler {*}$argv
-    Reply [json::object type [json::string ready]]
+    Reply [json::object type [json::string ready] protocol [json::number 2]]
     Serve
     exit 0
 }
@@ -57,16 +67,16 @@ proc ::polyboot::UseUtf8 {} {
     encoding system utf-8
 }
 
-# OpenChannels -- reopens fds 0, 1 and 3 as private channels (Tcl marks them close-on-exec, so
+# OpenChannels -- reopens fds 0 and 1 as private channels (Tcl marks them close-on-exec, so
 # programs the handler runs do not get them), then gives the handler /dev/null as stdin and the
-# log stream as stdout. On Linux /dev/fd/N opens the same pipe again. When a standard channel is
+# log stream as stdout: a program the handler runs holds fds 0 (/dev/null), 1 and 2 (the log
+# stream) only. On Linux /dev/fd/N opens the same pipe again. When a standard channel is
 # closed, Tcl makes the next channel opened the new standard channel, and the kernel gives it the
 # lowest free descriptor: closing stdin and opening /dev/null puts /dev/null on fd 0 for Tcl and
 # for child processes alike.
 proc ::polyboot::OpenChannels {} {
     variable in
     variable out
-    variable body
 
     # Until there is a private channel out, errors are reported on fd 1 as it is. A descriptor
     # that is not open must be noticed before anything is opened: the next descriptor opened
@@ -77,10 +87,6 @@ proc ::polyboot::OpenChannels {} {
             InitError Runtime.AdapterError "fd $fd is not open" {}
         }
     }
-    if {[catch {OpenForWriting /dev/fd/3} body]} {
-        InitError Runtime.AdapterError "cannot reopen fd 3 (body stream): $body" {}
-    }
-    fconfigure $body -translation lf -encoding utf-8 -buffering full -buffersize 1048576
     if {[catch {OpenForWriting /dev/fd/1} channel]} {
         InitError Runtime.AdapterError "cannot reopen fd 1 (channel out): $channel" {}
     }
@@ -232,7 +238,7 @@ proc ::polyboot::Serve {} {
 # Invoke line -- one invocation, from invoke line to reply.
 proc ::polyboot::Invoke {line} {
     variable handler
-    variable body
+    variable bodyPath
 
     if {[catch {ParseInvoke $line} invoke]} {
         # Without a request id there is no valid answer; the bootstrap restarts a worker that exits.
@@ -240,7 +246,9 @@ proc ::polyboot::Invoke {line} {
         exit 1
     }
     set id [dict get $invoke id]
+    set bodyPath [dict get $invoke body]
     if {[catch {json::decode [dict get $invoke event_json]} event]} {
+        set bodyPath ""
         ReplyError $id Runtime.UnmarshalError "Could not parse the event: $event" {}
         return
     }
@@ -258,11 +266,19 @@ proc ::polyboot::Invoke {line} {
     unset event context
     FlushLogs
 
+    if {$code == 0 || $code == 2} {
+        if {[catch {WriteBody $result; CloseBody} msg]} {
+            set code -1
+        }
+    }
+    catch {CloseBody}
+    set bodyPath ""
     switch -- $code {
         0 - 2 {
-            puts -nonewline $body $result
-            flush $body
             Reply [json::object type [json::string response] id [json::string $id]]
+        }
+        -1 {
+            ReplyError $id Runtime.AdapterError "cannot write the response body: $msg" {}
         }
         1 {
             ReplyError $id [ErrorType [dict get $opts -errorcode]] $result \
@@ -273,6 +289,35 @@ proc ::polyboot::Invoke {line} {
             ReplyError $id TclError \
                 "handler ended with '$name' ([string range $result 0 199]) instead of returning a result" {}
         }
+    }
+}
+
+# WriteBody text -- writes text (as UTF-8) to the current invocation's body FIFO, opening it
+# first (close-on-exec, as every channel Tcl opens); nothing for an empty text.
+proc ::polyboot::WriteBody {text} {
+    variable bodyPath
+    variable body
+    if {$text eq ""} {
+        return
+    }
+    if {$bodyPath eq ""} {
+        return -code error "no invocation in progress"
+    }
+    if {$body eq ""} {
+        set body [open $bodyPath {WRONLY NOCTTY}]
+        fconfigure $body -translation lf -encoding utf-8 -buffering full -buffersize 1048576
+    }
+    puts -nonewline $body $text
+    flush $body
+}
+
+# CloseBody -- closes the body FIFO if it was opened: before the reply, as the protocol asks.
+proc ::polyboot::CloseBody {} {
+    variable body
+    if {$body ne ""} {
+        set chan $body
+        set body ""
+        close $chan
     }
 }
 
@@ -299,7 +344,7 @@ proc ::polyboot::ParseInvoke {line} {
         set size [expr {$size * 4}]
     }
     lassign $parsed invoke eventAt
-    foreach {name pattern} {id {} deadline_ms {^-?[0-9]+$}} {
+    foreach {name pattern} {id {} body {} deadline_ms {^-?[0-9]+$}} {
         if {![dict exists $invoke $name]} {
             error "member '$name' is missing"
         }
@@ -411,8 +456,8 @@ proc ::polyboot::ReplyError {id type message stackTrace} {
         type         [json::string error] \
         id           [json::string $id] \
         errorType    [json::string $type] \
-        errorMessage [json::string $message] \
-        stackTrace   [json::array_of_strings $stackTrace]]
+        errorMessage [json::string [BoundedMessage $message]] \
+        stackTrace   [json::array_of_strings [BoundedTrace $stackTrace]]]
 }
 
 # InitError type message stackTrace -- reports that the handler cannot be loaded, and exits.
@@ -420,9 +465,65 @@ proc ::polyboot::InitError {type message stackTrace} {
     Reply [json::object \
         type         [json::string init_error] \
         errorType    [json::string $type] \
-        errorMessage [json::string $message] \
-        stackTrace   [json::array_of_strings $stackTrace]]
+        errorMessage [json::string [BoundedMessage $message]] \
+        stackTrace   [json::array_of_strings [BoundedTrace $stackTrace]]]
     exit 1
+}
+
+# CutUtf8 text limit -- {cut dropped}: text cut to at most limit bytes of UTF-8 at a character
+# boundary, and how many bytes of its UTF-8 that dropped.
+proc ::polyboot::CutUtf8 {text limit} {
+    set bytes [encoding convertto utf-8 $text]
+    set size [string length $bytes]
+    if {$size <= $limit} {
+        return [list $text 0]
+    }
+    # Back off to the start of a character: continuation bytes are 10xxxxxx.
+    set end $limit
+    while {$end > 0 && ([scan [string index $bytes $end] %c] & 0xC0) == 0x80} {
+        incr end -1
+    }
+    return [list [encoding convertfrom utf-8 [string range $bytes 0 [expr {$end - 1}]]] \
+        [expr {$size - $end}]]
+}
+
+# BoundedMessage message -- errorMessage cut to maxErrorMessage bytes of UTF-8, suffix included.
+proc ::polyboot::BoundedMessage {message} {
+    variable maxErrorMessage
+    if {[string length $message] <= $maxErrorMessage / 4} {
+        return $message   ;# at most 4 bytes a character: short enough
+    }
+    lassign [CutUtf8 $message [expr {$maxErrorMessage - 64}]] cut dropped
+    if {$dropped == 0} {
+        return $message
+    }
+    return "$cut \[\u2026 $dropped bytes truncated\]"
+}
+
+# BoundedTrace lines -- the stackTrace cut to maxStackTrace bytes of UTF-8 in all; when lines
+# were cut or dropped, a last line says how many bytes.
+proc ::polyboot::BoundedTrace {lines} {
+    variable maxStackTrace
+    if {[string length [join $lines]] <= $maxStackTrace / 4} {
+        return $lines
+    }
+    set budget [expr {$maxStackTrace - 64}]
+    set kept {}
+    set dropped 0
+    foreach line $lines {
+        if {$dropped} {
+            incr dropped [string length [encoding convertto utf-8 $line]]
+            continue
+        }
+        lassign [CutUtf8 $line $budget] cut lost
+        lappend kept $cut
+        incr budget [expr {-[string length [encoding convertto utf-8 $cut]]}]
+        incr dropped $lost
+    }
+    if {$dropped} {
+        lappend kept "\[\u2026 $dropped bytes truncated\]"
+    }
+    return $kept
 }
 
 # ErrorType errorcode -- the errorType reported for a Tcl error: the leading words of -errorcode
@@ -505,10 +606,9 @@ proc ::lambda::remaining_ms {context} {
 
 # lambda::write text -- sends text (as UTF-8) as part of the response right away. With response
 # streaming on (POLYBOOT_STREAM_RESPONSE=1) each call reaches the caller as it is made; the
-# handler's result, if not empty, is sent after what it wrote.
+# handler's result, if not empty, is sent after what it wrote. An error outside an invocation.
 proc ::lambda::write {text} {
-    puts -nonewline $::polyboot::body $text
-    flush $::polyboot::body
+    ::polyboot::WriteBody $text
 }
 
 # Run when started as the main script; sourcing the file only defines the procs (unit tests).

@@ -15,7 +15,9 @@ const initChildEnv = "POLYBOOT_INIT_CHILD"
 // itself as a child that does the real work, forwards termination signals to it, and reaps every
 // process that ends up re-parented to it (a handler's orphaned background jobs), so none stays a
 // zombie. Reaping everything is safe here because this process runs nothing else: no os/exec
-// Wait can have its status stolen. It returns the child's exit code.
+// Wait can have its status stolen. The child is a child subreaper (newSpawner), so orphans reach
+// it first and it kills and reaps them with targeted waits (docs/processes.md); what reaches
+// PID 1 is what is left when the child is gone. It returns the child's exit code.
 func runAsInit(args, environ []string, stderr io.Writer) int {
 	exe, err := os.Executable()
 	if err != nil {

@@ -80,7 +80,7 @@ func runLocal(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		printResult(stdout, nil, report)
 		return exitInitError
 	}
-	w := supervisor.NewWorker(supervisor.NewSpawner(), cfg)
+	w := supervisor.NewWorker(newSpawner(log), cfg)
 	defer w.Close()
 	if err := w.Start(ctx); err != nil {
 		printResult(stdout, nil, asReport(err))

@@ -172,13 +172,14 @@ func workerConfig(o *options, e env, log *zap.Logger, sink supervisor.LogSink) (
 	}
 	log.Debug("worker command", zap.Strings("argv", argv))
 	return supervisor.Config{
-		Argv:        argv,
-		Dir:         taskRoot,
-		Env:         workerEnv(e, taskRoot),
-		Logs:        sink,
-		Warn:        log.Sugar().Warnw,
-		LogPTY:      o.logPTY,
-		InitTimeout: o.initWait,
+		Argv:                 argv,
+		Dir:                  taskRoot,
+		Env:                  workerEnv(e, taskRoot),
+		Logs:                 sink,
+		Warn:                 log.Sugar().Warnw,
+		LogPTY:               o.logPTY,
+		TrimTrailingNewlines: h.Adapter != nil && h.Adapter.TrimTrailingNewlines,
+		InitTimeout:          o.initWait,
 	}, nil
 }
 
@@ -189,7 +190,7 @@ func startWorkers(ctx context.Context, o *options, e env, log *zap.Logger, sink 
 	if report != nil {
 		return nil, report
 	}
-	sp := supervisor.NewSpawner()
+	sp := newSpawner(log)
 	workers := make([]*supervisor.Worker, n)
 	errs := make(chan error, n)
 	for i := range workers {

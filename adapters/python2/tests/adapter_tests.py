@@ -23,6 +23,7 @@ FIXTURES = os.path.join(TESTS_DIR, 'fixtures', 'task')
 EXAMPLE = os.path.join(os.path.dirname(TESTS_DIR), 'example')
 BAD_SYNTAX = 'def handler(event, context)\n    return 1\n'
 O_CLOEXEC = 0o2000000
+READY = {'type': 'ready', 'protocol': 2}
 
 # Lines run.py prints after the tests: (interpreter label, text).
 TIMINGS = []
@@ -72,7 +73,7 @@ class AdapterTestCase(unittest.TestCase):
         """A worker whose first reply was ready."""
         worker = self.start(handler, env=env, args=args)
         first = worker.ready()
-        self.assertEqual(first.reply, {'type': 'ready'}, first.log)
+        self.assertEqual(first.reply, READY, first.log)
         return worker
 
     def path(self, name):
@@ -122,7 +123,7 @@ class ProtocolTests(AdapterTestCase):
     def test_ready_then_exit_zero_at_eof(self):
         worker = self.start('echo.handler')
         first = worker.ready()
-        self.assertEqual(first.reply, {'type': 'ready'})
+        self.assertEqual(first.reply, READY)
         self.assertEqual(first.body, b'')
         self.assertEqual(first.log, '')
         started = time.monotonic()
@@ -196,7 +197,9 @@ class ProtocolTests(AdapterTestCase):
 
     def test_unparseable_invoke_line_gets_unmarshal_error(self):
         worker = self.start_ready('echo.handler')
-        result = worker.exchange(harness.invoke_line('broken-1', b'{"open": '))
+        fifo = worker.fifo()
+        result = worker.exchange(harness.invoke_line('broken-1', b'{"open": ', fifo.path),
+                                 fifo=fifo)
         self.assertEqual(result.reply['type'], 'error')
         self.assertEqual(result.reply['id'], 'broken-1')
         self.assertEqual(result.reply['errorType'], 'Runtime.UnmarshalError')
@@ -214,7 +217,7 @@ class ProtocolTests(AdapterTestCase):
                     event = opener * depth + b'1' + closer * depth
                     started = time.monotonic()
                     reply = self.assert_error(worker.invoke(event), 'Runtime.UnmarshalError')
-                    self.assertLess(time.monotonic() - started, 5.0)
+                    self.assertLess(time.monotonic() - started, 15.0)  # milliseconds here; loaded CI has room
                     self.assertTrue(reply['errorMessage'].startswith(
                         'Unable to unmarshal input: maximum recursion depth exceeded'), reply)
                     self.assert_response(worker.invoke(b'[1]'), b'[1]')
@@ -225,8 +228,10 @@ class ProtocolTests(AdapterTestCase):
 
     def test_message_that_is_not_an_invoke_is_ignored(self):
         worker = self.start_ready('echo.handler')
-        line = b'{"type":"future-message","id":"x"}\n' + harness.invoke_line('after', b'"ok"')
-        result = worker.exchange(line)
+        fifo = worker.fifo()
+        line = (b'{"type":"future-message","id":"x"}\n'
+                + harness.invoke_line('after', b'"ok"', fifo.path))
+        result = worker.exchange(line, fifo=fifo)
         self.assertEqual(result.reply, {'type': 'response', 'id': 'after'})
         self.assertEqual(result.body, b'"ok"')
         self.assertIn('not an invoke line', result.log)
@@ -548,10 +553,10 @@ class OutputTests(AdapterTestCase):
         self.assertEqual(links[0], '/dev/null')
         self.assertEqual(links[1], 'pipe:[%d]' % inodes['log'])
         self.assertEqual(links[2], 'pipe:[%d]' % inodes['log'])
-        for name in ('in', 'out', 'body'):
+        for name in ('in', 'out'):
             holders = [fd for fd, link in links.items() if link == 'pipe:[%d]' % inodes[name]]
             self.assertEqual(len(holders), 1, '%s pipe held by fds %s' % (name, holders))
-            self.assertGreater(holders[0], 3)
+            self.assertGreater(holders[0], 2)
             with open('/proc/%d/fdinfo/%d' % (worker.pid, holders[0])) as info:
                 flags = int(re.search(r'^flags:\s+([0-7]+)$', info.read(), re.M).group(1), 8)
             self.assertTrue(flags & O_CLOEXEC, '%s pipe fd %d is inheritable' % (name, holders[0]))
@@ -563,7 +568,7 @@ class LoadingTests(AdapterTestCase):
     def test_module_state_persists_and_module_is_imported_once(self):
         worker = self.start('state.handler')
         first = worker.ready()
-        self.assertEqual(first.reply, {'type': 'ready'})
+        self.assertEqual(first.reply, READY)
         self.assertEqual(first.log, 'state module imported\n')
         for number in (1, 2, 3):
             result = worker.invoke(b'{}')
@@ -597,7 +602,7 @@ class ExampleTests(AdapterTestCase):
         example_root = os.path.join(os.path.dirname(self.task_root), 'example')
         worker = harness.Worker(self.python, 'function.handler', example_root)
         self.addCleanup(worker.kill)
-        self.assertEqual(worker.ready().reply, {'type': 'ready'})
+        self.assertEqual(worker.ready().reply, READY)
         result = worker.invoke(encode_event({'name': 'Zoë'}))
         self.assert_response(result)
         self.assertEqual(json.loads(result.body.decode('utf-8')),
@@ -647,5 +652,98 @@ class PerformanceTests(AdapterTestCase):
         self.assertLess(median, 1.0)
 
 
+class ChannelTests(AdapterTestCase):
+    """Nothing crosses an invocation: the body FIFO, private channels, forks, huge errors."""
+
+    def test_invoke_line_without_body_gets_unmarshal_error(self):
+        worker = self.start_ready('echo.handler')
+        line = (b'{"type":"invoke","id":"no-body","deadline_ms":1,"event":1}\n')
+        result = worker.exchange(line)
+        self.assertEqual((result.reply['type'], result.reply['id'], result.reply['errorType']),
+                         ('error', 'no-body', 'Runtime.UnmarshalError'))
+        self.assertIn('no body member', result.reply['errorMessage'])
+        self.assert_response(worker.invoke(b'[1]'), b'[1]')
+
+    def test_body_goes_to_the_invocations_own_fifo(self):
+        worker = self.start_ready('channel.echo')
+        for number in range(3):
+            result = worker.invoke(encode_event({'n': number}))
+            self.assert_response(result, encode_event({'n': number}))
+        self.assertEqual(os.listdir(worker.fifo_dir), [], 'every FIFO was unlinked')
+
+    def test_program_the_handler_starts_holds_only_0_1_2(self):
+        worker = self.start_ready('channel.child_fds')
+        inodes = worker.pipe_inodes()
+        result = worker.invoke(b'{}')
+        self.assert_response(result)
+        self.assertEqual(json.loads(result.body.decode('utf-8')), [
+            '0 -> /dev/null', '1 -> pipe:[%d]' % inodes['log'], '2 -> pipe:[%d]' % inodes['log']])
+
+    def test_program_writing_replies_to_inherited_fds_changes_nothing(self):
+        worker = self.start_ready('channel.forge')
+        result = worker.invoke(b'{}')
+        self.assert_response(result, b'"ok"')
+        self.assertIn('"forged"', result.log)  # its fds 1 and 2: the log stream
+        self.assert_response(worker.invoke(b'{}'), b'"ok"')
+
+    def assert_forked_child_stays_out(self, handler, child_status):
+        worker = self.start_ready(handler)
+        result = worker.invoke(b'{}')
+        self.assert_response(result)
+        self.assertEqual(json.loads(result.body.decode('utf-8')),
+                         {'from': 'parent', 'status': child_status << 8})
+        # A child acting as the adapter would have answered first, or taken this invoke line.
+        self.assert_response(worker.invoke(b'{}'))
+        self.assert_clean_exit(worker)
+
+    def test_forked_child_that_returns_into_the_adapter_exits(self):
+        self.assert_forked_child_stays_out('channel.fork_return', 0)
+
+    def test_forked_child_that_calls_sys_exit_exits_with_its_status(self):
+        self.assert_forked_child_stays_out('channel.fork_exit', 5)
+
+    def test_forked_child_that_raises_into_the_adapter_exits(self):
+        self.assert_forked_child_stays_out('channel.fork_raise', 1)
+
+    def assert_late_write_lost(self, handler, expected_body, outcomes):
+        marker = os.path.join(tempfile.mkdtemp(prefix='polyboot-late-'), 'ended')
+        self.addCleanup(shutil.rmtree, os.path.dirname(marker), True)
+        worker = self.start_ready(handler)
+        self.assert_response(worker.invoke(encode_event({'marker': marker})), expected_body)
+        open(marker, 'w').close()
+        deadline = time.monotonic() + 10
+        while not os.path.exists(marker + '.done'):
+            self.assertLess(time.monotonic(), deadline, 'the late writer never reported')
+            time.sleep(0.01)
+        with open(marker + '.done') as done:
+            self.assertIn(done.read(), outcomes)
+        self.assert_response(worker.invoke(b'{"n": 2}'), b'{"n": 2}')
+
+    def test_forked_child_writing_after_the_reply_reaches_no_other_body(self):
+        self.assert_late_write_lost('channel.late_fork_write', b'"early"',
+                                    ('BrokenPipeError', 'FileNotFoundError', 'OSError', 'IOError'))
+
+    def test_thread_writing_after_the_reply_reaches_no_other_body(self):
+        self.assert_late_write_lost('channel.late_thread_write', b'"early"', ('ValueError',))
+
+    def test_9mb_error_message_is_a_valid_truncated_error(self):
+        worker = self.start_ready('channel.huge_error')
+        result = worker.invoke(encode_event({'size': 9 * 1024 * 1024, 'line': 300 * 1024}))
+        reply = self.assert_error(result, 'ValueError')
+        message = reply['errorMessage'].encode('utf-8')
+        self.assertLessEqual(len(message), 256 * 1024)
+        self.assertGreater(len(message), 255 * 1024)
+        self.assertRegex(reply['errorMessage'], r'^(\u00e9)+ \[\u2026 \d+ bytes truncated\]$')
+        dropped = int(re.search(r'(\d+) bytes truncated', reply['errorMessage']).group(1))
+        suffix = (' [\u2026 %d bytes truncated]' % dropped).encode('utf-8')
+        self.assertEqual(len(message) - len(suffix) + dropped, 9 * 1024 * 1024)
+        trace = reply['stackTrace']
+        self.assertLessEqual(sum(len(line.encode('utf-8')) for line in trace), 256 * 1024)
+        self.assertRegex(trace[-1], r'^\[\u2026 \d+ bytes truncated\]$')
+        again = worker.invoke(encode_event({'size': 10, 'line': 10}))
+        self.assertEqual(self.assert_error(again, 'ValueError')['errorMessage'], '\u00e9' * 5)
+        self.assertIsNone(worker.proc.poll(), 'the worker survives')
+
+
 TEST_CLASSES = [ProtocolTests, ContextTests, ErrorTests, InitErrorTests, OutputTests,
-                LoadingTests, ExampleTests, PerformanceTests]
+                LoadingTests, ExampleTests, ChannelTests, PerformanceTests]

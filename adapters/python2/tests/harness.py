@@ -1,16 +1,20 @@
 """Drives adapter.py as a real child process, the way the polyboot bootstrap does.
 
-The child gets the channel of docs/protocol.md: fd 0 = invoke lines, fd 1 = reply lines,
-fd 2 = log stream, fd 3 = body stream. One poll loop writes the invoke line and reads the three
-output pipes, so a 6 MB event or body never deadlocks. Python 3 only (the adapter under test
-may be Python 2.7).
+The child gets the channel of docs/protocol.md (version 2): fd 0 = invoke lines, fd 1 = reply
+lines, fd 2 = log stream, and no other descriptor; each invocation gets a fresh FIFO for its body
+in a private directory, opened for reading before its invoke line is written, drained and
+unlinked at its reply, as the bootstrap does. One poll loop writes the invoke line and reads the
+output pipes and the FIFO, so a 6 MB event or body never deadlocks. Python 3 only (the adapter
+under test may be Python 2.7).
 """
 import errno
 import fcntl
 import json
 import os
 import select
+import shutil
 import subprocess
+import tempfile
 import time
 
 ADAPTER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -35,7 +39,7 @@ def child_env(task_root, extra=None):
     """The environment a worker gets from the bootstrap, plus extra."""
     env = dict((key, value) for key, value in os.environ.items()
                if key not in STRIPPED_ENV and not key.startswith(LAMBDA_ENV_PREFIXES))
-    env['POLYBOOT_PROTOCOL'] = '1'
+    env['POLYBOOT_PROTOCOL'] = '2'
     env['LAMBDA_TASK_ROOT'] = task_root
     env.setdefault('HOME', '/tmp')
     env.update(extra or {})
@@ -47,13 +51,15 @@ def _json_string(value):
     return json.dumps(value, ensure_ascii=False).encode('utf-8')
 
 
-def invoke_line(request_id, event, deadline_ms=None, arn=DEFAULT_ARN, trace_id='',
-                client_context='', cognito_identity='', tenant_id=''):
-    """An invoke line in the protocol's exact layout; event is the payload's JSON bytes."""
+def invoke_line(request_id, event, body='/nonexistent/body', deadline_ms=None, arn=DEFAULT_ARN,
+                trace_id='', client_context='', cognito_identity='', tenant_id=''):
+    """An invoke line in the protocol's exact layout; event is the payload's JSON bytes, body
+    the path of the invocation's FIFO (Fifo.path)."""
     if deadline_ms is None:
         deadline_ms = int(time.time() * 1000) + 60000
     rest = b''.join([
         b',"type":"invoke","id":', _json_string(request_id),
+        b',"body":', _json_string(body),
         b',"deadline_ms":', str(int(deadline_ms)).encode('ascii'),
         b',"invoked_function_arn":', _json_string(arn),
         b',"trace_id":', _json_string(trace_id),
@@ -90,24 +96,21 @@ def _set_nonblocking(fd):
     fcntl.fcntl(fd, fcntl.F_SETFL, flags | os.O_NONBLOCK)
 
 
-def _spawn_with_body_fd(command, body_fd, **options):
-    """Popen with body_fd as the child's fd 3 (pass_fds keeps fd numbers, so fd 3 is borrowed).
+class Fifo(object):
+    """One invocation's body FIFO, held open for reading (O_RDWR: reads never see end of file
+    before the adapter opens it; they find nothing, EAGAIN, once it is drained)."""
 
-    Not thread-safe: fd 3 of this process is replaced during the call and restored after it.
-    """
-    try:
-        saved = os.dup(3)
-    except OSError:
-        saved = None
-    os.dup2(body_fd, 3, inheritable=False)
-    try:
-        return subprocess.Popen(command, pass_fds=(3,), **options)
-    finally:
-        if saved is None:
-            os.close(3)
-        else:
-            os.dup2(saved, 3, inheritable=False)
-            os.close(saved)
+    def __init__(self, directory, name):
+        self.path = os.path.join(directory, name)
+        os.mkfifo(self.path, 0o600)
+        self.fd = os.open(self.path, os.O_RDWR | os.O_NONBLOCK | os.O_CLOEXEC)
+
+    def close(self):
+        """Close the read end and unlink the FIFO: a late writer gets EPIPE or ENOENT."""
+        if self.fd is not None:
+            os.close(self.fd)
+            os.unlink(self.path)
+            self.fd = None
 
 
 class Worker(object):
@@ -120,37 +123,38 @@ class Worker(object):
                         + [ADAPTER, self.handler_file, function, module_path.replace('/', '.')])
         extra = {'_HANDLER': handler}
         extra.update(env or {})
-        body_read, body_write = os.pipe()
-        try:
-            self.proc = _spawn_with_body_fd(
-                self.command, body_write, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE, cwd=task_root, env=child_env(task_root, extra))
-        except BaseException:
-            os.close(body_read)
-            raise
-        finally:
-            os.close(body_write)
+        self.fifo_dir = tempfile.mkdtemp(prefix='polyboot-fifos-')
+        os.chmod(self.fifo_dir, 0o700)
+        self.proc = subprocess.Popen(
+            self.command, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE, cwd=task_root, env=child_env(task_root, extra),
+            close_fds=True)
         self.pid = self.proc.pid
         self._in = self.proc.stdin.fileno()
         self._out = self.proc.stdout.fileno()
         self._err = self.proc.stderr.fileno()
-        self._body = body_read
-        for fd in (self._in, self._out, self._err, self._body):
+        for fd in (self._in, self._out, self._err):
             _set_nonblocking(fd)
-        self._buffers = {self._out: bytearray(), self._err: bytearray(), self._body: bytearray()}
+        self._buffers = {self._out: bytearray(), self._err: bytearray()}
         self._open = set(self._buffers)
         self._count = 0
+        self._fifos = 0
 
     # -- pipes --------------------------------------------------------------------------
 
     def pipe_inodes(self):
-        """The inodes of the pipes behind the child's fds 0, 1, 2 and 3 as the child got them."""
+        """The inodes of the pipes behind the child's fds 0, 1 and 2 as the child got them."""
         return dict((name, os.fstat(fd).st_ino) for name, fd in
-                    (('in', self._in), ('out', self._out), ('log', self._err),
-                     ('body', self._body)))
+                    (('in', self._in), ('out', self._out), ('log', self._err)))
 
-    def _read(self, fd):
-        """Read what fd has now; False at EOF."""
+    def fifo(self):
+        """A new body FIFO for the next invocation."""
+        self._fifos += 1
+        return Fifo(self.fifo_dir, 'body-%d' % self._fifos)
+
+    def _read(self, fd, into=None):
+        """Read what fd has now into its buffer (or into); False at EOF."""
+        buffer = self._buffers[fd] if into is None else into
         while True:
             try:
                 chunk = os.read(fd, 1 << 20)
@@ -161,50 +165,61 @@ class Worker(object):
             if not chunk:
                 self._open.discard(fd)
                 return False
-            self._buffers[fd] += chunk
+            buffer += chunk
 
     def _take(self, fd):
         data = bytes(self._buffers[fd])
         del self._buffers[fd][:]
         return data
 
-    def exchange(self, data=b'', timeout=20.0):
+    def exchange(self, data=b'', timeout=20.0, fifo=None):
         """Write data (an invoke line, or nothing) and return the next reply as an Exchange.
 
-        The body and log are what fds 3 and 2 carried since the previous reply, drained after
-        the reply line arrived, as the bootstrap does.
+        The body is what fifo (the invocation's Fifo, then closed) carried, and the log what
+        fd 2 carried since the previous reply, both drained after the reply line arrived, as
+        the bootstrap does.
         """
         started = time.perf_counter()
         deadline = time.monotonic() + timeout
         pending = memoryview(data)
+        body = bytearray()
         poller = select.poll()
         for fd in self._open:
             poller.register(fd, select.POLLIN)
+        if fifo is not None:
+            poller.register(fifo.fd, select.POLLIN)
         if pending:
             poller.register(self._in, select.POLLOUT)
         out = self._buffers[self._out]
-        while b'\n' not in out:
-            if self._out not in self._open:
-                raise AdapterExited('the adapter closed fd 1 without a reply; exit status %r; '
-                                    'log:\n%s' % (self.proc.poll(), self._err_text()))
-            remaining = deadline - time.monotonic()
-            if remaining <= 0:
-                raise AssertionError('no reply within %.1f s; log:\n%s'
-                                     % (timeout, self._err_text()))
-            for fd, _ in poller.poll(remaining * 1000):
-                if fd == self._in:
-                    pending = self._write(pending)
-                    if not pending:
-                        poller.unregister(self._in)
-                elif not self._read(fd):
-                    poller.unregister(fd)
-        for fd in (self._body, self._err):
-            if fd in self._open:
-                self._read(fd)
+        try:
+            while b'\n' not in out:
+                if self._out not in self._open:
+                    raise AdapterExited('the adapter closed fd 1 without a reply; exit status '
+                                        '%r; log:\n%s' % (self.proc.poll(), self._err_text()))
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    raise AssertionError('no reply within %.1f s; log:\n%s'
+                                         % (timeout, self._err_text()))
+                for fd, _ in poller.poll(remaining * 1000):
+                    if fd == self._in:
+                        pending = self._write(pending)
+                        if not pending:
+                            poller.unregister(self._in)
+                    elif fifo is not None and fd == fifo.fd:
+                        self._read(fd, body)
+                    elif not self._read(fd):
+                        poller.unregister(fd)
+            if fifo is not None:
+                self._read(fifo.fd, body)
+        finally:
+            if fifo is not None:
+                fifo.close()
+        if self._err in self._open:
+            self._read(self._err)
         line, _, rest = bytes(out).partition(b'\n')
         out[:] = rest
         seconds = time.perf_counter() - started
-        return Exchange(json.loads(line.decode('utf-8')), self._take(self._body),
+        return Exchange(json.loads(line.decode('utf-8')), bytes(body),
                         self._take(self._err).decode('utf-8', 'replace'), seconds)
 
     def _write(self, pending):
@@ -232,8 +247,10 @@ class Worker(object):
         if request_id is None:
             self._count += 1
             request_id = 'req-%d-%d' % (self.pid, self._count)
-        result = self.exchange(invoke_line(request_id, event, **members))
+        fifo = self.fifo()
+        result = self.exchange(invoke_line(request_id, event, fifo.path, **members), fifo=fifo)
         result.request_id = request_id
+        result.fifo = fifo.path
         return result
 
     def close(self, timeout=10.0):
@@ -265,6 +282,4 @@ class Worker(object):
         for stream in (self.proc.stdin, self.proc.stdout, self.proc.stderr):
             if not stream.closed:
                 stream.close()
-        if self._body is not None:
-            os.close(self._body)
-            self._body = None
+        shutil.rmtree(self.fifo_dir, ignore_errors=True)

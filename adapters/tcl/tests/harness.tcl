@@ -1,10 +1,12 @@
 # harness.tcl -- runs adapter.tcl as a worker process, the way the bootstrap does, for tests.
 #
 # The worker is started as
-#     env -i PATH=... <env> bash -c 'exec "$@" 3>BODY 2>>LOG' bash <tclsh> adapter.tcl <file> <function> <module>
+#     env -i PATH=... <env> bash -c '<close fds above 2>; exec "$@" 2>>LOG' bash <tclsh> adapter.tcl <file> <function> <module>
 # so it sees an empty environment (tclsh then defaults to iso8859-1) plus what the test gives.
-# fd 0 and fd 1 are pipes to this process, fd 3 is a FIFO read here as the bootstrap reads the
-# body stream (continuously, so large bodies do not block the worker), fd 2 a log file.
+# fd 0 and fd 1 are pipes to this process, fd 2 a log file, and nothing else (channel protocol
+# v2). Each invocation gets a fresh FIFO for its body, opened here before its invoke line is
+# sent and read as the bootstrap reads it (continuously, so large bodies do not block the
+# worker), then drained, closed and deleted at the reply.
 
 source [file join [file dirname [file normalize [info script]]] testlib.tcl]
 
@@ -30,33 +32,30 @@ proc ::harness::start {file function args} {
     set w ::harness::worker[incr seq]
     set dir [tcltest::makeDirectory worker$seq]
     file mkdir $dir
-    set fifo [file join $dir body]
-    exec mkfifo $fifo
+    file attributes $dir -permissions 0700
     set log [file join $dir log]
     close [open $log w]
 
     namespace eval $w {
         variable replies {}
-        variable body ""
+        variable bodies {}
+        variable fifos {}
+        variable fifoSeq 0
         variable eof 0
-        variable bodyEof 0
     }
     set ${w}::log $log
     set ${w}::dir $dir
-    # Opened before the worker, so that its open of the FIFO for writing does not block.
-    set bodyChan [open $fifo {RDONLY NONBLOCK}]
-    fconfigure $bodyChan -translation binary -blocking 0
-    set ${w}::bodyChan $bodyChan
-    fileevent $bodyChan readable [list ::harness::ReadBody $w]
 
     set env [dict merge [list PATH /usr/bin:/bin] [dict get $opts -env]]
-    set script {b=$1; l=$2; shift 2; exec "$@" 3>"$b" 2>>"$l"}
+    # Descriptors this test process inherited (not close-on-exec) must not reach the worker.
+    set script {for f in /proc/$$/fd/*; do n=${f##*/}; ((n > 2)) && eval "exec $n>&-"; done 2>/dev/null
+        l=$1; shift; exec "$@" 2>>"$l"}
     # Arguments (and so the environment given here) are encoded in the system encoding.
     set encoding [encoding system]
     encoding system utf-8
     try {
         set chan [open |[list /usr/bin/env -i {*}[lmap {k v} $env {string cat $k = $v}] \
-            /bin/bash -c $script bash $fifo $log $tclsh $adapter $file $function \
+            /bin/bash -c $script bash $log $tclsh $adapter $file $function \
             [dict get $opts -module]] r+]
     } finally {
         encoding system $encoding
@@ -79,13 +78,22 @@ proc ::harness::ReadReplies {w} {
     }
 }
 
-proc ::harness::ReadBody {w} {
-    upvar #0 ${w}::bodyChan bodyChan ${w}::body body ${w}::bodyEof bodyEof
-    append body [read $bodyChan]
-    if {[eof $bodyChan]} {
-        fileevent $bodyChan readable {}
-        set bodyEof 1
-    }
+# harness::newBody w -- a new body FIFO for the next invoke line, already open for reading (RDWR,
+# so that reads find nothing rather than end of file before the worker opens it); its path.
+proc ::harness::newBody {w} {
+    upvar #0 ${w}::dir dir ${w}::fifos fifos ${w}::fifoSeq fifoSeq
+    set path [file join $dir body-[incr fifoSeq]]
+    exec mkfifo -m 0600 $path
+    set chan [open $path {RDWR NONBLOCK}]
+    fconfigure $chan -translation binary -blocking 0
+    fileevent $chan readable [list ::harness::ReadBody $w $chan]
+    lappend fifos $chan $path
+    return $path
+}
+
+proc ::harness::ReadBody {w chan} {
+    upvar #0 ${w}::bodies bodies
+    dict append bodies $chan [read $chan]
 }
 
 # harness::reply w -- the next reply line, decoded into a dict; an error when the worker ends
@@ -117,13 +125,15 @@ proc ::harness::rawReply {w} {
     return [set ${w}::lastLine]
 }
 
-# harness::invokeLine ?-id id? ?-event json? ?-deadline ms? ?-trace t? ?-cc text? ?-identity text?
-# ?-tenant t? ?-arn arn? -- an invoke line in the exact layout of docs/protocol.md, ending in \n.
+# harness::invokeLine ?-id id? ?-body path? ?-event json? ?-deadline ms? ?-trace t? ?-cc text?
+# ?-identity text? ?-tenant t? ?-arn arn? -- an invoke line in the exact layout of
+# docs/protocol.md (version 2), ending in \n. -body is the FIFO (harness::newBody).
 proc ::harness::invokeLine {args} {
-    set o [dict merge [list -id req-1 -event {{}} -deadline [expr {[clock milliseconds] + 60000}] \
-        -trace "" -cc "" -identity "" -tenant "" \
+    set o [dict merge [list -id req-1 -body /nonexistent/body -event {{}} \
+        -deadline [expr {[clock milliseconds] + 60000}] -trace "" -cc "" -identity "" -tenant "" \
         -arn arn:aws:lambda:us-east-1:123456789012:function:polyboot-test] $args]
     set rest ",\"type\":\"invoke\",\"id\":[json::string [dict get $o -id]]"
+    append rest ",\"body\":[json::string [dict get $o -body]]"
     append rest ",\"deadline_ms\":[dict get $o -deadline]"
     foreach {member opt} {invoked_function_arn -arn trace_id -trace client_context -cc
                           cognito_identity -identity tenant_id -tenant} {
@@ -146,24 +156,31 @@ proc ::harness::sendBytes {w bytes} {
     flush $chan
 }
 
-# harness::call w ?invokeLine options? -- one invocation: returns a dict with the reply (a dict)
-# and the body (the bytes written to fd 3, decoded from UTF-8) and bodyBytes.
+# harness::call w ?invokeLine options? -- one invocation: returns a dict with the reply (a dict),
+# the body (the bytes written to its FIFO, decoded from UTF-8), bodyBytes, and fifo (its path).
 proc ::harness::call {w args} {
-    send $w [invokeLine {*}$args]
+    set fifo [newBody $w]
+    send $w [invokeLine -body $fifo {*}$args]
     set reply [reply $w]
     set bytes [takeBody $w]
-    return [dict create reply $reply body [encoding convertfrom utf-8 $bytes] bodyBytes $bytes]
+    return [dict create reply $reply body [encoding convertfrom utf-8 $bytes] bodyBytes $bytes \
+        fifo $fifo]
 }
 
-# harness::takeBody w -- the body bytes received so far (all of them, once a reply has come:
-# the worker flushes the body before it writes the reply).
+# harness::takeBody w -- the body bytes received so far in the FIFOs made since the last call
+# (all of them, once a reply has come: the worker closes the body before it writes the reply);
+# closes and deletes those FIFOs, so that a late writer gets EPIPE or ENOENT.
 proc ::harness::takeBody {w} {
-    upvar #0 ${w}::bodyChan bodyChan ${w}::body body
-    if {[catch {append body [read $bodyChan]}]} {
-        # Closed after end of file.
+    upvar #0 ${w}::fifos fifos ${w}::bodies bodies
+    set bytes ""
+    foreach {chan path} $fifos {
+        dict append bodies $chan [read $chan]
+        append bytes [dict get $bodies $chan]
+        close $chan
+        file delete $path
     }
-    set bytes $body
-    set body ""
+    set fifos {}
+    set bodies {}
     return $bytes
 }
 
@@ -205,7 +222,7 @@ proc ::harness::wait {w} {
 }
 
 proc ::harness::Reap {w kill} {
-    upvar #0 ${w}::chan chan ${w}::pid pid ${w}::bodyChan bodyChan
+    upvar #0 ${w}::chan chan ${w}::pid pid
     if {$kill} {
         catch {exec kill -9 {*}$pid}
     }
@@ -219,7 +236,7 @@ proc ::harness::Reap {w kill} {
     if {$kill} {
         set status timeout
     }
-    catch {close $bodyChan}
+    catch {takeBody $w}
     set chan ""
     set ${w}::status $status
     return $status

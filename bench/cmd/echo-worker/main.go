@@ -11,12 +11,7 @@ import (
 )
 
 func main() {
-	body := os.NewFile(3, "body")
-	if body == nil {
-		fmt.Fprintln(os.Stderr, "echo-worker: fd 3 (the body stream) is not open")
-		os.Exit(2)
-	}
-	if err := bench.ServeEcho(os.Stdin, os.Stdout, body); err != nil {
+	if err := bench.ServeEcho(os.Stdin, os.Stdout, bench.OpenFIFO); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}

@@ -47,7 +47,18 @@ func workerAlone(c *config, r *row, event []byte) (time.Duration, error) {
 	if err != nil {
 		return 0, fmt.Errorf("argv for %s: %w", r.handler, err)
 	}
-	env = append(env, "POLYBOOT_PROTOCOL=1", "HOME=/tmp")
+	env = append(env, "POLYBOOT_PROTOCOL=2", "HOME=/tmp")
+	// One body FIFO serves every line here (the bootstrap makes one per invocation): the adapter
+	// opens and closes it for each, and the reader holds it open in between.
+	fifoDir, err := os.MkdirTemp("", "polybench-")
+	if err != nil {
+		return 0, fmt.Errorf("body FIFO folder: %w", err)
+	}
+	defer os.RemoveAll(fifoDir)
+	fifo := filepath.Join(fifoDir, "body")
+	if err := syscall.Mkfifo(fifo, 0o600); err != nil {
+		return 0, fmt.Errorf("body FIFO: %w", err)
+	}
 
 	var lines []byte
 	for i := 0; i < aloneLines; i++ {
@@ -55,15 +66,15 @@ func workerAlone(c *config, r *row, event []byte) (time.Duration, error) {
 			RequestID: "alone-" + strconv.Itoa(i), DeadlineMs: time.Now().Add(time.Hour).UnixMilli(),
 			FunctionARN: "arn:aws:lambda:us-east-1:012345678912:function:test_function",
 		}
-		lines = protocol.AppendInvokeLine(lines, inv, event)
+		lines = protocol.AppendInvokeLine(lines, inv, fifo, event)
 	}
 	var empty, full time.Duration
 	for try := 0; try < 3; try++ {
-		e, err := runWorker(argv, r.taskDir, env, nil, 0)
+		e, err := runWorker(argv, r.taskDir, env, nil, 0, fifo)
 		if err != nil {
 			return 0, err
 		}
-		f, err := runWorker(argv, r.taskDir, env, lines, aloneLines*len(event))
+		f, err := runWorker(argv, r.taskDir, env, lines, aloneLines*len(event), fifo)
 		if err != nil {
 			return 0, err
 		}
@@ -78,8 +89,8 @@ func workerAlone(c *config, r *row, event []byte) (time.Duration, error) {
 }
 
 // runWorker runs a worker with input on its channel in and returns how long it took to exit,
-// checking that it answered every line with a response and wrote bodyLen body bytes.
-func runWorker(argv []string, dir string, env []string, input []byte, bodyLen int) (time.Duration, error) {
+// checking that it answered every line with a response and wrote bodyLen body bytes to fifo.
+func runWorker(argv []string, dir string, env []string, input []byte, bodyLen int, fifo string) (time.Duration, error) {
 	inR, inW, err := os.Pipe()
 	if err != nil {
 		return 0, fmt.Errorf("pipe: %w", err)
@@ -88,9 +99,13 @@ func runWorker(argv []string, dir string, env []string, input []byte, bodyLen in
 	if err != nil {
 		return 0, fmt.Errorf("pipe: %w", err)
 	}
-	bodyR, bodyW, err := os.Pipe()
+	bodyR, err := os.OpenFile(fifo, os.O_RDONLY|syscall.O_NONBLOCK, 0)
 	if err != nil {
-		return 0, fmt.Errorf("pipe: %w", err)
+		return 0, fmt.Errorf("body FIFO: %w", err)
+	}
+	bodyW, err := os.OpenFile(fifo, os.O_WRONLY, 0) // held until the worker exits: no EOF before
+	if err != nil {
+		return 0, fmt.Errorf("body FIFO: %w", err)
 	}
 	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 	if err != nil {
@@ -100,14 +115,13 @@ func runWorker(argv []string, dir string, env []string, input []byte, bodyLen in
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir, cmd.Env = dir, env
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = inR, outW, devnull
-	cmd.ExtraFiles = []*os.File{bodyW}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	start := time.Now()
 	err = cmd.Start()
 	inR.Close()
 	outW.Close()
-	bodyW.Close()
 	if err != nil {
+		bodyW.Close()
 		inW.Close()
 		outR.Close()
 		bodyR.Close()
@@ -132,6 +146,7 @@ func runWorker(argv []string, dir string, env []string, input []byte, bodyLen in
 	}()
 	werr := cmd.Wait()
 	elapsed := time.Since(start)
+	bodyW.Close() // EOF once the worker's own ends are closed
 	out, n := <-replies, <-bodyN
 	if werr != nil {
 		return 0, fmt.Errorf("%s exited: %w", argv[0], werr)

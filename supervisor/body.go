@@ -1,0 +1,198 @@
+package supervisor
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/polyboot/polyboot/protocol"
+)
+
+// The body stream of channel protocol 2 (docs/protocol.md): a FIFO per invocation, in a private
+// folder per worker process. The bootstrap opens each FIFO for reading before the invoke line
+// names it, reads it continuously while the invocation runs, and at the reply drains what is in the
+// pipe, then closes and unlinks it. A background job of the handler that still holds the FIFO then
+// gets EPIPE (SIGPIPE) on its next write: the FIFO has no reader left, and no later invocation
+// ever reads it, so its bytes can reach no other invocation.
+//
+// The FIFO is opened O_RDWR (Linux defines this for FIFOs): the open does not wait for a writer,
+// and the bootstrap's own write end keeps the pipe from ever reading as EOF, whether the adapter
+// opened it yet, opened and closed it, or never opens it (an invocation without a body). A read
+// that finds the pipe empty is EAGAIN, served by Go's poller, so no goroutine spins. Closing that
+// single descriptor removes the FIFO's last reader.
+
+// bodyDir is a worker process's private folder of body FIFOs, mode 0700 under os.TempDir().
+type bodyDir struct {
+	path string
+	seq  uint64
+}
+
+// newBodyDir creates the folder. A temporary folder whose path the invoke line could not carry
+// without escaping (docs/protocol.md allows letters, digits, "/", "-", "." and "_") is passed over
+// for /tmp.
+func newBodyDir() (*bodyDir, error) {
+	base, err := filepath.Abs(os.TempDir())
+	if err != nil || !plainPath(base) {
+		base = "/tmp"
+	}
+	dir, err := os.MkdirTemp(base, "polyboot-")
+	if err != nil {
+		return nil, fmt.Errorf("creating the body FIFO folder: %w", err)
+	}
+	if err := os.Chmod(dir, 0o700); err != nil {
+		os.Remove(dir)
+		return nil, fmt.Errorf("creating the body FIFO folder: %w", err)
+	}
+	return &bodyDir{path: dir}, nil
+}
+
+// plainPath reports whether p holds only the bytes an invoke line's "body" may hold unescaped.
+func plainPath(p string) bool {
+	for i := 0; i < len(p); i++ {
+		c := p[i]
+		switch {
+		case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z', c >= '0' && c <= '9':
+		case c == '/', c == '-', c == '.', c == '_':
+		default:
+			return false
+		}
+	}
+	return p != ""
+}
+
+// remove deletes the folder and any FIFO left in it.
+func (d *bodyDir) remove() {
+	_ = os.RemoveAll(d.path)
+}
+
+// bodyFifo is one invocation's body FIFO, open for reading.
+type bodyFifo struct {
+	path string
+	f    *os.File
+	pump *Pump // nil until start
+	sink *bodySink
+}
+
+// newFifo creates and opens the next FIFO of the folder.
+func (d *bodyDir) newFifo() (*bodyFifo, error) {
+	d.seq++
+	path := d.path + "/" + strconv.FormatUint(d.seq, 10)
+	if err := unix.Mkfifo(path, 0o600); err != nil {
+		return nil, fmt.Errorf("creating the body FIFO: %w", &os.PathError{Op: "mkfifo", Path: path, Err: err})
+	}
+	fd, err := unix.Open(path, unix.O_RDWR|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		_ = os.Remove(path)
+		return nil, fmt.Errorf("opening the body FIFO: %w", &os.PathError{Op: "open", Path: path, Err: err})
+	}
+	f := os.NewFile(uintptr(fd), path) // non-blocking: served by the poller
+	setPipeSize(f)
+	return &bodyFifo{path: path, f: f}, nil
+}
+
+// start begins reading the FIFO into sink, with buf as the read buffer.
+func (b *bodyFifo) start(sink *bodySink, buf []byte) error {
+	pump, err := newPump(b.f, sink.write, buf, true)
+	if err != nil {
+		return err
+	}
+	b.sink, b.pump = sink, pump
+	return nil
+}
+
+// end drains what the pipe holds into the sink, which then takes no more bytes, and closes the
+// FIFO (see close). ctx bounds the drain (a sink that streams may wait for its stream). A stream queue is left
+// to finish what it holds.
+func (b *bodyFifo) end(ctx context.Context) error {
+	err := b.pump.Sync(ctx, func() { b.sink.closed = true })
+	b.shut(false)
+	return err
+}
+
+// close closes the FIFO, dropping what a stream queue still holds; it may be called again, and
+// after end. The FIFO is unlinked later (process.prepareBody), off the invocation's path: with
+// its reader gone it can take no bytes, and no invocation names its path again.
+func (b *bodyFifo) close() {
+	b.shut(true)
+}
+
+// shut stops the pump, closes the FIFO, and closes the stream queue, aborted first
+// when abort is set (a pump blocked on a stalled stream then gives up, so that it can stop).
+func (b *bodyFifo) shut(abort bool) {
+	if b.f == nil {
+		return
+	}
+	var q *streamQueue
+	if b.sink != nil {
+		q = b.sink.queue
+	}
+	if q != nil && abort {
+		q.cancel()
+	}
+	if b.pump != nil {
+		b.pump.Close()
+	} else {
+		b.f.Close()
+	}
+	if q != nil {
+		q.stop() // the pump is gone: no put can follow
+	}
+	b.f = nil
+}
+
+// bodySink takes one invocation's body bytes from the FIFO's pump, on the pump's goroutine only:
+// it keeps at most limit+1 of them (counting and dropping the rest, so that the handler is never
+// blocked), or passes them all to a stream queue. The trimmer, when set, comes first.
+type bodySink struct {
+	trim   *newlineTrimmer
+	buf    []byte
+	limit  int
+	size   int64        // bytes taken, trimmed newlines not counted
+	queue  *streamQueue // nil when the body is collected in buf
+	closed bool         // the reply came: later bytes are dropped
+}
+
+// newBodySink returns a sink collecting into buf (reused from its start), or streaming to queue
+// when it is not nil.
+func newBodySink(buf []byte, queue *streamQueue, trim bool) *bodySink {
+	s := &bodySink{buf: buf[:0], limit: protocol.MaxResponseSize, queue: queue}
+	if trim {
+		s.trim = newNewlineTrimmer(s.take)
+	}
+	return s
+}
+
+// write is the pump's sink.
+func (s *bodySink) write(b []byte) {
+	switch {
+	case s.closed:
+	case s.trim != nil:
+		s.trim.write(b)
+	default:
+		s.take(b)
+	}
+}
+
+// take counts b and keeps or streams it.
+func (s *bodySink) take(b []byte) {
+	s.size += int64(len(b))
+	if s.queue != nil {
+		s.queue.put(b)
+		return
+	}
+	if room := s.limit + 1 - len(s.buf); room > 0 {
+		s.buf = append(s.buf, b[:min(room, len(b))]...)
+	}
+}
+
+// tooLarge returns the error of a collected body over the limit, or nil.
+func (s *bodySink) tooLarge() *protocol.ErrorReport {
+	if s.queue == nil && s.size > int64(s.limit) {
+		return protocol.ResponseTooLarge(s.size)
+	}
+	return nil
+}
