@@ -3,6 +3,8 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+
+	"github.com/polyboot/polyboot/protocol"
 	"testing"
 )
 
@@ -48,5 +50,24 @@ func TestLargeEvents(t *testing.T) {
 	}
 	if _, err := NestedEvent(1024); err == nil {
 		t.Error("NestedEvent(1024) did not fail: too small for its levels")
+	}
+}
+
+// TestEvent checks the benchmark events: exact size, valid JSON, json.dumps' separators.
+func TestEvent(t *testing.T) {
+	for _, size := range []int{64, 100, 1024, 1024 * 1024} {
+		ev := mustEvent(t, size)
+		if len(ev) != size {
+			t.Errorf("Event(%d) has %d bytes", size, len(ev))
+		}
+		if _, err := protocol.PrepareEvent(ev); err != nil {
+			t.Errorf("Event(%d): %v", size, err)
+		}
+		if size >= 1024 && !bytes.Contains(ev, []byte(`}, {"id": `)) {
+			t.Errorf("Event(%d) lacks json.dumps' separators: %.80s", size, ev)
+		}
+	}
+	if _, err := Event(10); err == nil {
+		t.Error("Event(10) did not fail")
 	}
 }
