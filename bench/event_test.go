@@ -3,9 +3,9 @@ package bench
 import (
 	"bytes"
 	"encoding/json"
+	"testing"
 
 	"github.com/polyboot/polyboot/protocol"
-	"testing"
 )
 
 // TestLargeEvents checks the large event shapes: exact size, valid JSON, and the shape each is
