@@ -153,6 +153,9 @@ type Reply struct {
 	LogTail    int      `json:"logTail"`
 	Final      bool     `json:"final"`    // the worker exits after this reply
 	Protocol   int      `json:"protocol"` // on ready: the channel protocol version the worker speaks
+	// RequestID, when present, goes into the error body as "requestId" (the Python adapter
+	// sends it, as awslambdaric does).
+	RequestID *string `json:"requestId"`
 }
 
 // SpokenVersion returns the protocol version a ready reply announces: its "protocol" member, or 1
@@ -170,7 +173,7 @@ func (r *Reply) Report() *ErrorReport {
 	if st == nil {
 		st = []string{}
 	}
-	return &ErrorReport{Type: r.ErrorType, Message: r.Message, StackTrace: st}
+	return &ErrorReport{Type: r.ErrorType, Message: r.Message, RequestID: r.RequestID, StackTrace: st}
 }
 
 // ParseReply decodes and checks one reply line.

@@ -2,6 +2,7 @@ package protocol_test
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"io"
 	"reflect"
@@ -152,6 +153,11 @@ func TestReplyReport(t *testing.T) {
 			reply: protocol.Reply{Type: "init_error", ErrorType: "E", StackTrace: []string{"a", "b"}},
 			want:  protocol.ErrorReport{Type: "E", StackTrace: []string{"a", "b"}},
 		},
+		{
+			name:  "request id kept",
+			reply: protocol.Reply{Type: "error", ID: "r", ErrorType: "E", RequestID: ptr("r")},
+			want:  protocol.ErrorReport{Type: "E", RequestID: ptr("r"), StackTrace: []string{}},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -163,6 +169,34 @@ func TestReplyReport(t *testing.T) {
 				t.Errorf("Error() = %q", got.Error())
 			}
 		})
+	}
+}
+
+func ptr(s string) *string { return &s }
+
+// TestErrorBodyRequestID: the error body has awslambdaric's members in its order when an adapter
+// sends requestId ("" for an init error), and Lambda's three without one.
+func TestErrorBodyRequestID(t *testing.T) {
+	tests := []struct {
+		line string
+		want string
+	}{
+		{`{"type":"error","id":"r1","errorType":"E","errorMessage":"m","stackTrace":["s"],"requestId":"r1"}`,
+			`{"errorMessage":"m","errorType":"E","requestId":"r1","stackTrace":["s"]}`},
+		{`{"type":"init_error","errorType":"E","errorMessage":"m","requestId":""}`,
+			`{"errorMessage":"m","errorType":"E","requestId":"","stackTrace":[]}`},
+		{`{"type":"error","id":"r1","errorType":"E","errorMessage":"m"}`,
+			`{"errorMessage":"m","errorType":"E","stackTrace":[]}`},
+	}
+	for _, tt := range tests {
+		reply, err := protocol.ParseReply([]byte(tt.line))
+		if err != nil {
+			t.Fatalf("ParseReply(%s): %v", tt.line, err)
+		}
+		body, err := json.Marshal(reply.Report())
+		if err != nil || string(body) != tt.want {
+			t.Errorf("body of %s = %s (%v), want %s", tt.line, body, err, tt.want)
+		}
 	}
 }
 

@@ -36,10 +36,12 @@ func ResponseTooLarge(size int64) *ErrorReport {
 		"Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).", size, MaxResponseSize)
 }
 
-// ErrorReport is Lambda's error body: {"errorMessage","errorType","stackTrace"}.
+// ErrorReport is Lambda's error body: {"errorMessage","errorType","stackTrace"}, with
+// "requestId" between the last two when an adapter gives one (awslambdaric's body; "" at init).
 type ErrorReport struct {
 	Message    string   `json:"errorMessage"`
 	Type       string   `json:"errorType"`
+	RequestID  *string  `json:"requestId,omitempty"`
 	StackTrace []string `json:"stackTrace"`
 }
 

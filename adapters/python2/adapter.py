@@ -282,6 +282,18 @@ class _Unbuffered(object):
             self.write(line)
 
 
+def use_utf8_default_encoding():
+    """Python 2: make UTF-8 the default encoding, as AWS's python2.7 runtime did.
+
+    So '{}'.format(u'orqu\u00eddeas') and str(u'\u00e9') work as they did there, instead of
+    raising UnicodeEncodeError. site.py removes sys.setdefaultencoding; reload(sys) brings it back
+    (and changes nothing else this early: stdout and stderr are not replaced yet).
+    """
+    if PY2 and sys.getdefaultencoding() != 'utf-8':
+        reload(sys)  # noqa: F821 (Python 2 only)
+        sys.setdefaultencoding('utf-8')
+
+
 def install_stdio():
     """Make print and sys.stdout/sys.stderr writes reach the log stream immediately."""
     sys.stdout = _Unbuffered(sys.stdout)
@@ -451,9 +463,13 @@ def _log_error(error_type, message, stack_trace):
 
 
 def _error_reply(kind, error_type, message, stack_trace, request_id=None):
-    """A reply line of kind 'error' or 'init_error'."""
+    """A reply line of kind 'error' or 'init_error'.
+
+    requestId is the error body's fourth member, as awslambdaric's make_error() gives it: the
+    invocation's id, "" for an init error.
+    """
     reply = {'type': kind, 'errorType': error_type, 'errorMessage': message,
-             'stackTrace': stack_trace}
+             'stackTrace': stack_trace, 'requestId': request_id or u''}
     if request_id is not None:
         reply['id'] = request_id
     return reply
@@ -1131,6 +1147,7 @@ def main(argv):
     except OSError as error:
         sys.stderr.write('polyboot python adapter: fds 0 and 1 must be open: %s\n' % error)
         return 2
+    use_utf8_default_encoding()
     install_stdio()
     setup_logging()
     setup_sys_path()

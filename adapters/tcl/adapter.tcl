@@ -134,6 +134,10 @@ proc ::polyboot::LoadHandler {file function module} {
     set failed [catch {uplevel #0 [list source -encoding utf-8 $file]} msg opts]
     trace remove execution proc leave ::polyboot::RecordProc
     if {$failed} {
+        if {[IsImportError [dict get $opts -errorcode] $msg]} {
+            InitError Runtime.ImportModuleError "Unable to import module '$module': $msg" \
+                [StackTrace [dict get $opts -errorinfo]]
+        }
         InitError Runtime.UserCodeSyntaxError "Unable to load '$file': $msg" \
             [StackTrace [dict get $opts -errorinfo]]
     }
@@ -158,6 +162,21 @@ proc ::polyboot::LoadHandler {file function module} {
         memory_limit_in_mb [EnvOr AWS_LAMBDA_FUNCTION_MEMORY_SIZE] \
         log_group_name     [EnvOr AWS_LAMBDA_LOG_GROUP_NAME] \
         log_stream_name    [EnvOr AWS_LAMBDA_LOG_STREAM_NAME]]
+}
+
+# IsImportError errorcode message -- 1 when loading the handler file failed because a package it
+# requires cannot be had (as Python's ImportError): [package require] found no such package
+# (TCL PACKAGE UNFOUND) or no version that satisfies (TCL PACKAGE VERSIONCONFLICT), or a
+# package's shared library could not be loaded ("couldn't load file ...", errorcode NONE or
+# TCL OPERATION LOAD).
+proc ::polyboot::IsImportError {errorcode message} {
+    if {[catch {lrange $errorcode 0 2} words]} {
+        return 0
+    }
+    if {$words in {{TCL PACKAGE UNFOUND} {TCL PACKAGE VERSIONCONFLICT}}} {
+        return 1
+    }
+    return [string match "couldn't load file *" $message]
 }
 
 # RecordProc command code result op -- execution trace on [proc] while the handler file is

@@ -493,7 +493,16 @@ proc ::json::impl::StringValue {content} {
 # ---------------------------------------------------------------------------------------------
 
 # json::string s -- s as a JSON string.
-proc ::json::string {s} {
+#
+# json::string and json::array shadow Tcl's [string] and [array] for code that runs in the ::json
+# namespace, which tcllib's json package (package require json) shares with these commands. So
+# that it works, a call in the form of Tcl's command (json::string with more than one argument,
+# json::array whose first argument is one of [array]'s subcommands, never valid JSON text) is
+# passed on to it.
+proc ::json::string {s args} {
+    if {[llength $args]} {
+        tailcall ::string $s {*}$args
+    }
     variable impl::commonEscapes
     variable impl::controlEscapes
     # One scan decides whether anything needs escaping at all.
@@ -556,8 +565,13 @@ proc ::json::null {} {
     return null
 }
 
-# json::array ?value ...? -- a JSON array of the given JSON texts.
+# json::array ?value ...? -- a JSON array of the given JSON texts. (Tcl's [array] when called as
+# it is: see json::string.)
 proc ::json::array {args} {
+    if {[lindex $args 0] in {anymore donesearch exists get names nextelement set size
+            startsearch statistics unset}} {
+        tailcall ::array {*}$args
+    }
     foreach value $args {
         impl::CheckJson $value json::array "element"
     }

@@ -115,7 +115,7 @@ Environment:
   AWS_LAMBDA_RUNTIME_API       the Runtime API address (set by Lambda)
   AWS_LAMBDA_MAX_CONCURRENCY   workers serving invocations at once (Lambda Managed Instances; default 1)
   AWS_LAMBDA_LOG_FORMAT        Text (default) or JSON, for every log line
-  AWS_LAMBDA_LOG_LEVEL         TRACE, DEBUG, INFO (default), WARN, ERROR or FATAL: drop records below it
+  AWS_LAMBDA_LOG_LEVEL         TRACE, DEBUG, INFO, WARN, ERROR or FATAL: drop records below it (unset: INFO for JSON logs, none for text)
   POLYBOOT_TIMEOUT_MARGIN_MS   stop a handler this long before its deadline, and tell it that deadline (default 50)
   POLYBOOT_INIT_TIMEOUT_MS     time a worker may take to load the handler (default 10000; 900000 under Lambda)
   POLYBOOT_ENABLE_SIGTERM      1: register a no-op extension so Lambda sends SIGTERM at shutdown

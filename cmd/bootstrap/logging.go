@@ -41,13 +41,20 @@ func levelName(rank int) string {
 // logSettings are AWS_LAMBDA_LOG_FORMAT and AWS_LAMBDA_LOG_LEVEL.
 type logSettings struct {
 	json     bool
-	minLevel int // records below are dropped; INFO by default
+	minLevel int // the bootstrap's own records below are dropped; INFO by default
+	// handlerMin: handler records below are dropped. As on Lambda, text logs without
+	// AWS_LAMBDA_LOG_LEVEL filter nothing (a handler's DEBUG lines show); JSON logs default to INFO.
+	handlerMin int
 }
 
 func newLogSettings(format, level string) logSettings {
 	s := logSettings{json: strings.EqualFold(format, "json"), minLevel: levelRank("INFO")}
 	if r := levelRank(level); r >= 0 {
 		s.minLevel = r
+	}
+	s.handlerMin = s.minLevel
+	if levelRank(level) < 0 && !s.json {
+		s.handlerMin = levelRank("TRACE")
 	}
 	return s
 }
@@ -117,7 +124,7 @@ func newHandlerLogSink(w io.Writer, s logSettings) *handlerLogSink {
 // Log implements supervisor.LogSink.
 func (s *handlerLogSink) Log(requestID string, line []byte) {
 	level, message, formatted := parseRecord(line)
-	if levelRank(level) < s.settings.minLevel {
+	if levelRank(level) < s.settings.handlerMin {
 		return
 	}
 	s.mu.Lock()

@@ -41,6 +41,11 @@ func TestHandlerLogSink(t *testing.T) {
 		{"JSON", "", []string{"hello <b>"}, []string{`"level":"INFO","requestId":"req","message":"hello <b>"}`}},
 		{"json", "", []string{"[ERROR]\tts\treq\tline1\rline2"}, []string{`"level":"ERROR","requestId":"req","message":"line1\nline2"}`}},
 		{"JSON", "ERROR", []string{"hello", "[WARNING]\tts\treq\tw"}, nil},
+		// Text logs without AWS_LAMBDA_LOG_LEVEL filter nothing, as on Lambda; JSON logs default to INFO.
+		{"", "", []string{"[DEBUG]\tts\treq\td"}, []string{"[DEBUG]\tts\treq\td\n"}},
+		{"Text", "", []string{"[DEBUG]\tts\treq\td"}, []string{"[DEBUG]\tts\treq\td\n"}},
+		{"", "INFO", []string{"[DEBUG]\tts\treq\td", "i"}, []string{"\treq\tINFO\ti\n"}},
+		{"JSON", "", []string{"[DEBUG]\tts\treq\td", "i"}, []string{`"level":"INFO","requestId":"req","message":"i"}`}},
 	}
 	for _, c := range cases {
 		var out bytes.Buffer

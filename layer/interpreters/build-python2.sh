@@ -5,6 +5,11 @@
 #   lib/lib*.so.*                             libraries of the extension modules (soname files)
 #   lib/python2.7/                            the standard library as .pyc files, lib-dynload/,
 #                                             plat-<triplet>/, and polyboot's sitecustomize
+#   lib/python2.7/dist-packages/              the batteries: boto3, botocore, s3transfer, jmespath,
+#                                             dateutil, six, urllib3, requests, chardet, idna,
+#                                             certifi (Debian 11's, as .pyc files), and
+#                                             concurrent.futures (polyboot's: futures/)
+#   lib/python2.7/polyboot-sources.zip        the .py sources of all of the above, for tracebacks
 #   share/doc/<package>/copyright             licences of the bundled Debian packages
 #   share/doc/polyboot-python2/PACKAGES       the Debian packages and versions used
 #
@@ -13,8 +18,16 @@
 # shellcheck source-path=SCRIPTDIR
 source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
 
+# The batteries: what AWS's python2.7 runtime had (boto3, botocore and what they need) and what
+# handlers import most (dateutil, requests, six). Pure Python; Debian 11 ships them for Python 3
+# only (six also for Python 2), in releases that still support Python 2.7: their sources are
+# valid Python 2.7 but for the fixes in patch_batteries. See layer/README.md, "Batteries".
+BATTERIES=(python3-boto3 python3-botocore python3-s3transfer python3-jmespath python3-dateutil
+	python-six python3-urllib3 python3-requests python3-chardet python3-idna python3-certifi)
+
 PKGS=(python2.7-minimal libpython2.7-minimal libpython2.7-stdlib
-	libssl1.1 libffi7 libsqlite3-0 libexpat1 zlib1g libbz2-1.0 libcrypt1)
+	libssl1.1 libffi7 libsqlite3-0 libexpat1 zlib1g libbz2-1.0 libcrypt1
+	"${BATTERIES[@]}")
 
 # Libraries bundled in lib/, by soname: those the kept extension modules and python2.7 need.
 LIBS=(libssl.so.1.1 libcrypto.so.1.1 libffi.so.7 libsqlite3.so.0 libexpat.so.1 libz.so.1
@@ -66,9 +79,57 @@ main() {
 		die "unexpected symlinks in the standard library: $(find "$py" -type l)"
 	fi
 
+	add_batteries "$root" "$py/dist-packages"
+
 	compile_stdlib "$tools" "$py"
 
 	finish_layer python2 "${PKGS[@]}"
+}
+
+# add_batteries ROOT DIR copies the batteries' modules (and their .egg-info) from the extracted
+# packages into DIR, then patches them (patch_batteries).
+add_batteries() {
+	local root="$1" dir="$2" pkg src
+	mkdir -p "$dir"
+	for pkg in "${BATTERIES[@]}"; do
+		src="$root/$pkg/usr/lib/python3/dist-packages"
+		[[ "$pkg" == python-six ]] && src="$root/$pkg/usr/lib/python2.7/dist-packages"
+		[[ -d "$src" ]] || die "no dist-packages in $pkg"
+		cp -a "$src/." "$dir/"
+	done
+	patch_batteries "$dir"
+	# concurrent.futures, which s3transfer needs on Python 2 and Debian 11 lacks (futures/README.md).
+	install -D -m 0644 "$INTERP_SRC/futures/__init__.py" "$dir/concurrent/futures/__init__.py"
+	printf '"""concurrent: the futures package (polyboot'"'"'s, see futures/__init__.py)."""\n' >"$dir/concurrent/__init__.py"
+}
+
+# patch_batteries DIR makes Debian's Python 3 builds of the batteries right for this layer:
+#   - certifi: Debian's core.py names Debian's bundle only (/etc/ssl/certs/ca-certificates.crt) and
+#     is Python 3 only; ours (certifi_core.py) finds Amazon Linux's too. The cacert.pem files of
+#     certifi and botocore are never read (both use certifi.where()) and are left out.
+#   - urllib3: one line of Debian's LTS fix for CVE-2025-66418 is an f-string; same text with %.
+# Each patch checks that it applied.
+patch_batteries() {
+	local dir="$1"
+	install -m 0644 "$INTERP_SRC/certifi_core.py" "$dir/certifi/core.py"
+	rm -f "$dir/certifi/cacert.pem" "$dir/botocore/cacert.pem"
+	local f="$dir/urllib3/response.py"
+	grep -q 'f"{len(encodings)} > {self.max_decode_links}"' "$f" || die "urllib3 patch: line not found in $f"
+	sed -i 's|f"{len(encodings)} > {self.max_decode_links}"|"%d > %d" % (len(encodings), self.max_decode_links)|' "$f"
+	if grep -rqE '^[^#]*\bf"[^"]*\{' "$dir/urllib3"; then
+		die "urllib3 patch: an f-string is left"
+	fi
+}
+
+# write_sources PYDIR puts every .py file under PYDIR into PYDIR/polyboot-sources.zip (paths
+# relative to PYDIR), which sitecustomize reads for tracebacks: the sources are never imported.
+write_sources() {
+	local py="$1" stage="$BUILD_DIR/python2-sources"
+	rm -rf "$stage"
+	mkdir -p "$stage"
+	(cd "$py" && find . -name '*.py' -exec cp --parents -t "$stage" {} +)
+	make_zip "$stage" "$py/polyboot-sources.zip"
+	rm -rf "$stage"
 }
 
 # compile_stdlib TOOLS PYDIR replaces every .py under PYDIR by its .pyc, compiled by bullseye's
@@ -87,6 +148,7 @@ compile_stdlib() {
 	local missing
 	missing="$(find "$py" -name '*.py' | while read -r f; do [[ -f "${f}c" ]] || echo "$f"; done)"
 	[[ -z "$missing" ]] || die "no .pyc for: $missing"
+	write_sources "$py"
 	find "$py" -name '*.py' -delete
 }
 

@@ -24,6 +24,13 @@ MODULES = ["json", "datetime", "re", "hashlib", "ssl", "urllib2", "base64", "zli
            "bz2"]
 
 
+# The batteries (lib/python2.7/dist-packages): module -> the version Debian 11 gives.
+BATTERIES = [("boto3", "1.13.14"), ("botocore", "1.20.0"), ("s3transfer", "0.3.4"),
+             ("jmespath", "0.10.0"), ("dateutil", "2.8.1"), ("six", "1.16.0"),
+             ("urllib3", "1.26.5"), ("requests", "2.25.1"), ("chardet", "4.0.0"),
+             ("idna", "2.10"), ("certifi", "2020.06.20"), ("concurrent.futures", None)]
+
+
 def check(name, fn):
     try:
         detail = fn()
@@ -151,6 +158,65 @@ def check_mapped_objects():
     return "%d shared objects mapped; bundled: %s" % (len(mapped), " ".join(os.path.basename(p) for p in ours))
 
 
+def check_battery(name, version):
+    mod = __import__(name, fromlist=["_"])
+    if not mod.__file__.startswith("/opt/lib/python2.7/dist-packages/") or not mod.__file__.endswith(".pyc"):
+        raise AssertionError("imported from %s" % mod.__file__)
+    got = getattr(mod, "__version__", None)
+    if version is not None and got != version:
+        raise AssertionError("version %r, want %r" % (got, version))
+    return "%s %s" % (mod.__file__, got or "")
+
+
+def check_batteries_work():
+    import boto3, botocore.session, jmespath, six, urllib3, requests, chardet, idna, certifi
+    import dateutil.parser, dateutil.tz, dateutil.relativedelta, datetime
+    from concurrent import futures
+    expect(dateutil.parser.parse("2021-03-04T05:06:07+02:00").utcoffset(), datetime.timedelta(hours=2))
+    expect(datetime.date(2021, 1, 31) + dateutil.relativedelta.relativedelta(months=1), datetime.date(2021, 2, 28))
+    expect(jmespath.search("a[?b > `1`].c", {"a": [{"b": 1, "c": "x"}, {"b": 2, "c": "y"}]}), ["y"])
+    expect(six.ensure_text(b"\xc3\xa9"), u"\u00e9")
+    expect(idna.encode(u"b\u00fccher.example"), b"xn--bcher-kva.example")
+    expect(chardet.detect(u"\u00e9t\u00e9 \u00e0 la plage, \u00e7a va tr\u00e8s bien".encode("latin-1") * 3)["encoding"],
+           "ISO-8859-1")
+    expect(urllib3.util.parse_url("https://h:8443/p?q").port, 8443)
+    prepared = requests.Request("POST", "https://example.invalid/x", json={"k": 1}).prepare()
+    expect((prepared.headers["Content-Type"], prepared.body), ("application/json", b'{"k": 1}'))
+    if certifi.where() not in ("/etc/ssl/certs/ca-certificates.crt", "/etc/pki/tls/certs/ca-bundle.crt"):
+        raise AssertionError("certifi.where() is %s" % certifi.where())
+    with futures.ThreadPoolExecutor(2) as pool:
+        expect(list(pool.map(abs, [-1, -2])), [1, 2])
+    client = boto3.client("s3", region_name="eu-west-1", aws_access_key_id="AKIDEXAMPLE",
+                          aws_secret_access_key="secret")
+    url = client.generate_presigned_url("get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=60)
+    if not url.startswith("https://") or "/k?" not in url or "Signature=" not in url:
+        raise AssertionError("presigned URL %s" % url)
+    names = boto3.session.Session().get_available_services()
+    if not {"s3", "dynamodb", "sqs", "lambda", "ec2"} <= set(names):
+        raise AssertionError("services: %d" % len(names))
+    ddb = boto3.client("dynamodb", region_name="us-east-1", aws_access_key_id="a", aws_secret_access_key="b")
+    expect(ddb.meta.service_model.operation_model("GetItem").name, "GetItem")
+    return "dateutil, jmespath, six, idna, chardet, urllib3, requests, certifi (%s), futures, " \
+        "boto3 (presigned URL, %d service models)" % (certifi.where(), len(names))
+
+
+def check_stdlib_source_lines():
+    import traceback, json, linecache
+    try:
+        json.loads("{")
+    except ValueError:
+        frames = traceback.extract_tb(sys.exc_info()[2])
+    decoder = [f for f in frames if f[0] == "/opt/lib/python2.7/json/decoder.py"]
+    if not decoder or not all(f[3] for f in decoder):
+        raise AssertionError("json frames without source: %r" % frames)
+    line = linecache.getline("/opt/lib/python2.7/dist-packages/boto3/__init__.py", 1)
+    if not line.strip():
+        raise AssertionError("no source line for boto3/__init__.py")
+    if os.path.exists("/opt/lib/python2.7/json/decoder.py"):
+        raise AssertionError("json/decoder.py is a file: the sources must be in the zip only")
+    return "%s line %d: %s" % (decoder[-1][0], decoder[-1][1], decoder[-1][3])
+
+
 def check_tls_context():
     import ssl
     ctx = ssl.create_default_context()
@@ -163,6 +229,10 @@ def main():
     for name in MODULES:
         check("python: import %s" % name, lambda name=name: check_import(name))
     check("python: standard library ships as .pyc only", check_pyc_only)
+    for name, version in BATTERIES:
+        check("python: battery %s" % name, lambda name=name, version=version: check_battery(name, version))
+    check("python: batteries work", check_batteries_work)
+    check("python: tracebacks show the source lines of the layer's modules", check_stdlib_source_lines)
     check("python: extension modules load from the layer", check_extension_modules)
     check("python: modules work", check_functions)
     if os.environ.get("POLYBOOT_CHECK_NO_EXEC") == "1":

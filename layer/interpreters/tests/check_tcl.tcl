@@ -3,27 +3,7 @@
 # Prints one "ok - " or "not ok - " line per check and exits 1 when any failed.
 # Usage: tclsh8.6 check_tcl.tcl EXPECTED-SYSTEM-ENCODING
 
-set failed 0
-
-proc check {name script} {
-    global failed
-    set code [catch {uplevel 1 $script} detail]
-    if {$code != 0 && $code != 2} {
-        incr failed
-        puts "not ok - $name: $detail"
-    } elseif {$detail ne ""} {
-        puts "ok - $name: $detail"
-    } else {
-        puts "ok - $name"
-    }
-}
-
-proc expect {got want} {
-    if {$got ne $want} {
-        error "got \"$got\", want \"$want\""
-    }
-    return $got
-}
+source [file join [file dirname [file normalize [info script]]] checklib.tcl]
 
 set wantEncoding [lindex $argv 0]
 
@@ -81,7 +61,69 @@ check "tcl: zlib" {
     expect [zlib decompress [zlib compress $data]] $data
     return "[string length $data] bytes round trip"
 }
+check "tcl: batteries come from the layer" {
+    set where {}
+    foreach p {json tls sqlite3 tdom Thread} {
+        set v [package require $p]
+        set script [package ifneeded $p $v]
+        if {![string match */opt/lib/* $script]} { error "$p $v: $script" }
+        lappend where "$p $v"
+    }
+    join $where ", "
+}
+check "tcl: tcllib json, json::write, base64, sha256, uri, csv" {
+    package require json
+    package require json::write
+    package require base64
+    package require sha256
+    package require uri
+    package require csv
+    set d [json::json2dict {{"a": [1, 2, {"b": "\u00e9"}], "c": null}}]
+    expect [dict get [lindex [dict get $d a] 2] b] "\u00e9"
+    expect [json::write object a [json::write string x\"y]] "{\n    \"a\" : \"x\\\"y\"\n}"
+    expect [base64::encode polyboot] cG9seWJvb3Q=
+    expect [sha2::sha256 -hex abc] ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad
+    expect [dict get [uri::split https://example.com:8443/p?q=1] port] 8443
+    expect [csv::split {a,"b,c",1}] {a b,c 1}
+}
+check "tcl: sqlite3" {
+    package require sqlite3
+    sqlite3 db :memory:
+    db eval {create table t (k text, v integer)}
+    db eval {insert into t values ('a', 1), ('b', 2)}
+    set sum [db eval {select sum(v) from t}]
+    set version [db eval {select sqlite_version()}]
+    db close
+    expect $sum 3
+    return "sqlite $version"
+}
+check "tcl: tdom" {
+    package require tdom
+    set doc [dom parse {<a><b n="1">x</b><b n="2">y</b></a>}]
+    set root [$doc documentElement]
+    set texts {}
+    foreach node [$root selectNodes {//b[@n>1]}] { lappend texts [$node text] }
+    set html [dom parse -html5 {<p>hi<br>there</p>}]
+    set p [$html selectNodes {//*[local-name()="p"]}]
+    $doc delete
+    expect "$texts [$p asText]" "y hithere"
+}
+check "tcl: Thread" {
+    package require Thread
+    set t [thread::create {thread::wait}]
+    set r [thread::send $t {expr {6 * 7}}]
+    thread::release $t
+    tsv::set polyboot k v
+    expect "$r [tsv::get polyboot k]" "42 v"
+}
+check "tcl: tls" {
+    package require tls
+    set ctx [tls::ciphers tls1.2]
+    if {[llength $ctx] == 0} { error "no TLS 1.2 ciphers" }
+    return "tls [package provide tls], [tls::version], [llength $ctx] TLS 1.2 ciphers"
+}
 check "tcl: every non-glibc shared object comes from /opt" {
+    foreach p {tls sqlite3 tdom Thread} { package require $p }   ;# load every bundled library
     set f [open /proc/self/maps]
     set mapped [dict create]
     foreach line [split [read $f] \n] {

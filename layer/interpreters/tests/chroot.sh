@@ -3,8 +3,8 @@
 # provided.al2023's 2.34), where nothing but the layer, copied to the chroot's /opt, provides Tcl
 # or Python 2.7. The root is made once with debootstrap (installed with apt if missing) and cached
 # in $POLYBOOT_CACHE/debootstrap/; each run mounts a private tmpfs on its /opt, so the cached root
-# stays as debootstrap left it. Also serves and fetches HTTPS with the Python layer, with a CA
-# bundle at Amazon Linux's path. Needs root.
+# stays as debootstrap left it. Also serves and fetches HTTPS with each layer (Python: urllib2,
+# requests, boto3; Tcl: http with tls), with a CA bundle at Amazon Linux's path. Needs root.
 #
 # Usage: chroot.sh [ARCH]
 # shellcheck source-path=SCRIPTDIR
@@ -89,7 +89,7 @@ main() {
 	mount -t proc proc "$ROOTFS/proc"
 	mount --bind /dev "$ROOTFS/dev"
 	mount -t tmpfs -o mode=1777 polyboot-tmp "$ROOTFS/tmp"
-	cp "$TESTS_DIR/check_tcl.tcl" "$TESTS_DIR/check_python.py" "$TESTS_DIR/tls_check.py" "$ROOTFS/tmp/"
+	cp "$TESTS_DIR/check_tcl.tcl" "$TESTS_DIR/check_python.py" "$TESTS_DIR/tls_check.py" "$TESTS_DIR/tls_check.tcl" "$TESTS_DIR/checklib.tcl" "$ROOTFS/tmp/"
 	check "the chroot has no Tcl or Python 2 of its own" nothing_but_layer
 
 	mount -t tmpfs -o mode=0755 polyboot-opt "$ROOTFS/opt"
@@ -110,6 +110,8 @@ main() {
 	else
 		run_script "python: TLS in the chroot" timeout 60 chroot "$ROOTFS" "${CHROOT_ENV[@]}" \
 			/opt/bin/python2.7 /tmp/tls_check.py /tmp/certs/server.pem /tmp/certs/server.key
+		run_script "tcl: TLS in the chroot" timeout 60 chroot "$ROOTFS" "${CHROOT_ENV[@]}" \
+			/opt/bin/tclsh8.6 /tmp/tls_check.tcl /tmp/certs/server.pem /tmp/certs/server.key
 	fi
 
 	summary "layers-test chroot ($ARCH)"

@@ -72,7 +72,7 @@ main() {
 	mount -t proc proc "$SYSROOT/proc"
 	mount --bind /dev "$SYSROOT/dev"
 	mount -t tmpfs -o mode=1777 polyboot-tmp "$SYSROOT/tmp"
-	cp "$TESTS_DIR/check_tcl.tcl" "$TESTS_DIR/check_python.py" "$SYSROOT/tmp/"
+	cp "$TESTS_DIR/check_tcl.tcl" "$TESTS_DIR/checklib.tcl" "$TESTS_DIR/check_python.py" "$SYSROOT/tmp/"
 	mount -t tmpfs -o mode=0755 polyboot-opt "$SYSROOT/opt"
 	unzip -q "$(layer_zip tcl)" -d "$SYSROOT/opt"
 	unzip -q -o "$(layer_zip python2)" -d "$SYSROOT/opt"

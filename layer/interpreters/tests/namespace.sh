@@ -84,6 +84,12 @@ main() {
 	run_script "python: checks with system library directories first on LD_LIBRARY_PATH" \
 		env -i LD_LIBRARY_PATH="/lib64:/usr/lib64:/lib/$TRIPLET:/usr/lib/$TRIPLET:/opt/lib" \
 		/opt/bin/python2.7 "$TESTS_DIR/check_python.py"
+	check "python: the layer's concurrent.futures" env -i /opt/bin/python2.7 "$INTERP_SRC/futures/tests/futures_test.py"
+	# The Python adapter's fidelity tests (UTF-8 default encoding, requestId, source lines of
+	# standard-library frames, DEBUG lines) with the layer's python2.7, whose standard library
+	# is .pyc only; the test driver is the machine's python3.
+	check "python: the adapter's FidelityTests with the layer's python2.7" \
+		env POLYBOOT_PYTHON=/opt/bin/python2.7 python3 "$REPO_ROOT/adapters/python2/tests/run.py" -v -k FidelityTests
 	umount /opt
 
 	echo "# both layers in one /opt"

@@ -17,6 +17,11 @@ import urllib2
 
 FAILED = []
 BODY = "polyboot-tls-ok"
+# What the server answers a signed request with: S3's ListBuckets reply, for the boto3 check.
+LIST_BUCKETS = ('<?xml version="1.0" encoding="UTF-8"?><ListAllMyBucketsResult '
+                'xmlns="http://s3.amazonaws.com/doc/2006-03-01/"><Owner><ID>o</ID></Owner><Buckets>'
+                '<Bucket><Name>tls-bucket</Name><CreationDate>2021-01-01T00:00:00.000Z</CreationDate>'
+                '</Bucket></Buckets></ListAllMyBucketsResult>')
 
 
 def check(name, fn):
@@ -31,10 +36,11 @@ def check(name, fn):
 
 class Handler(BaseHTTPServer.BaseHTTPRequestHandler):
     def do_GET(self):
+        body = LIST_BUCKETS if self.headers.get("Authorization", "").startswith("AWS4-HMAC-SHA256 ") else BODY
         self.send_response(200)
-        self.send_header("Content-Length", str(len(BODY)))
+        self.send_header("Content-Length", str(len(body)))
         self.end_headers()
-        self.wfile.write(BODY)
+        self.wfile.write(body)
 
     def log_message(self, *args):
         pass
@@ -74,8 +80,39 @@ def main():
             return "refused: %s" % e.reason
         raise AssertionError("a context without the CA accepted the server")
 
+    def requests_verified():
+        import certifi
+        import requests
+        if certifi.where() != "/etc/pki/tls/certs/ca-bundle.crt":
+            raise AssertionError("certifi.where() is %s" % certifi.where())
+        response = requests.get("https://localhost:%d/" % port, timeout=10)
+        if response.text != BODY:
+            raise AssertionError("body %r" % response.text)
+        return "requests.get verified https://localhost:%d/ with certifi.where() = %s" % (
+            port, certifi.where())
+
+    def requests_unknown_ca_refused():
+        import requests
+        try:
+            requests.get("https://localhost:%d/" % port, timeout=10, verify=cert)
+        except requests.exceptions.SSLError as e:
+            return "refused: %s" % type(e).__name__
+        raise AssertionError("a CA file without the CA accepted the server")
+
+    def boto3_verified():
+        import boto3
+        client = boto3.client("s3", region_name="us-east-1", endpoint_url="https://localhost:%d" % port,
+                              aws_access_key_id="AKIDEXAMPLE", aws_secret_access_key="secret")
+        names = [b["Name"] for b in client.list_buckets()["Buckets"]]
+        if names != ["tls-bucket"]:
+            raise AssertionError("buckets %r" % names)
+        return "boto3 list_buckets over verified HTTPS: %s" % names
+
     check("python: CA bundle found at Amazon Linux's path", ca_bundle_found)
     check("python: HTTPS with urllib2 defaults", fetch_verified)
+    check("python: HTTPS with requests defaults (certifi finds the bundle)", requests_verified)
+    check("python: requests refuses a server its CA file does not vouch for", requests_unknown_ca_refused)
+    check("python: HTTPS with boto3 defaults", boto3_verified)
     check("python: HTTPS from an unknown CA is refused", unknown_ca_refused)
     httpd.shutdown()
     sys.exit(1 if FAILED else 0)
