@@ -9,6 +9,11 @@ DIST := dist
 BUILD := build
 LAYER_DIR := $(BUILD)/layer-$(ARCH)
 LAYER_ZIP := $(DIST)/polyboot-$(ARCH).zip
+# Extras in the runtime layer: each script is run as `script ARCH DESTDIR` and fills DESTDIR
+# (bin/, lib/, share/doc/) with files that are merged into the zip beside bootstrap: Debian 11's
+# jq, and bash built for a /dev without fd (layer/README.md). Another extra is one more word here.
+RUNTIME_EXTRAS := layer/runtime/jq.sh layer/runtime/bash.sh
+EXTRAS_DIR := $(BUILD)/runtime-extras-$(ARCH)
 # Adapter files that go into the layer: manifests and programs, not tests or examples.
 ADAPTER_FILES := $(shell find adapters -path '*/tests' -prune -o -path '*/example' -prune -o -type f \( -name adapter.json -o -name 'adapter.*' -o -name '*.tcl' -o -name '*.py' -o -name '*.sh' \) -print | sort)
 
@@ -21,14 +26,23 @@ $(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor r
 	mkdir -p $(BUILD)
 	CGO_ENABLED=0 GOOS=linux GOARCH=$(ARCH) $(GO) build -trimpath -ldflags "-s -w" -o $@ ./cmd/bootstrap
 
-## layer: the runtime layer zip, dist/polyboot-$(ARCH).zip (bootstrap at the root, adapters/ beside it)
+## layer: the runtime layer zip, dist/polyboot-$(ARCH).zip (bootstrap at the root, adapters/ beside it,
+## and the RUNTIME_EXTRAS: bin/jq, ...)
 layer: $(LAYER_ZIP)
 
-$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/mkzip/main.go
+# The extras' downloads go through the shared cache ($(POLYBOOT_CACHE), default build/cache).
+$(EXTRAS_DIR)/.done: $(RUNTIME_EXTRAS) layer/interpreters/common.sh layer/interpreters/tools.sh
+	rm -rf $(EXTRAS_DIR) && mkdir -p $(EXTRAS_DIR)
+	for s in $(RUNTIME_EXTRAS); do "$$s" $(ARCH) $(CURDIR)/$(EXTRAS_DIR); done
+	touch $@
+
+$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/mkzip/main.go $(EXTRAS_DIR)/.done
 	rm -rf $(LAYER_DIR) && mkdir -p $(LAYER_DIR) $(DIST)
 	install -m 0755 $(BUILD)/bootstrap-$(ARCH) $(LAYER_DIR)/bootstrap
 	for f in $(ADAPTER_FILES); do install -D -m 0644 "$$f" "$(LAYER_DIR)/$$f"; done
+	cp -a $(EXTRAS_DIR)/. $(LAYER_DIR)/ && rm -f $(LAYER_DIR)/.done
 	$(GO) run ./layer/mkzip -o $@ $(LAYER_DIR)
+	$(GO) run ./layer/elfcheck -arch $(ARCH) $@
 
 ## run: serve examples/bash/function.sh under AWS's Runtime Interface Emulator and invoke it once
 run: layer
@@ -57,6 +71,7 @@ test: fmt-check vet layer layers
 	$(GO) -C bench test -race -count=1 ./... # bench/ is a module of its own (aws-lambda-go stays out of ours)
 	$(MAKE) --no-print-directory layers-test
 	$(MAKE) --no-print-directory image-test
+	$(MAKE) --no-print-directory tools-test
 
 ## soak: 10,000 invocations under the emulator; prints the bootstrap's RSS and open fds (make test runs 2,000)
 soak: layer
@@ -73,4 +88,4 @@ fmt-check:
 clean: stop
 	rm -rf $(BUILD) $(DIST)
 
--include layer/interpreters.mk bench/bench.mk layer/publish.mk image/image.mk
+-include layer/interpreters.mk layer/tools/tools.mk bench/bench.mk layer/publish.mk image/image.mk

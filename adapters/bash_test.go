@@ -225,6 +225,26 @@ func waitExit(w *worker, timeout time.Duration) error {
 	}
 }
 
+// TestBashHandlerFDs: descriptors the handler file and the handler open with exec {var}>...
+// (at load time, and in the call, where the channel fds are closed) stay theirs.
+func TestBashHandlerFDs(t *testing.T) {
+	dir := t.TempDir()
+	w := startBash(t, `exec {log}>>`+dir+`/load.log
+handler() {
+  [[ -v call ]] || exec {call}>>`+dir+`/call.log
+  printf 'load %s\n' "$1" >&"$log"; printf 'call %s\n' "$1" >&"$call"; printf ok
+}`)
+	for i := 0; i < 3; i++ {
+		wantResponse(t, w.invoke(t, fmt.Sprint("h", i), fmt.Sprint(i), nil), fmt.Sprint("h", i), "ok")
+	}
+	if got := readFile(t, dir+"/load.log"); got != "load 0\nload 1\nload 2\n" {
+		t.Errorf("the load-time descriptor got %q", got)
+	}
+	if got := readFile(t, dir+"/call.log"); got != "call 0\ncall 1\ncall 2\n" {
+		t.Errorf("the descriptor opened in the call got %q", got)
+	}
+}
+
 // TestBashLocale: in a UTF-8 locale the handler counts characters (the adapter reads the line
 // as bytes), also when the handler file sets LC_ALL itself.
 func TestBashLocale(t *testing.T) {
@@ -274,8 +294,23 @@ func TestPerlExample(t *testing.T) {
 		if want := `{"event":{"x":[1,"ü"]},"hello":"from perl"}`; string(x.body) != want {
 			t.Fatalf("body %s, want %s", x.body, want)
 		}
-		if n := strings.Count(w.log.String(), "perl handler: request "); n != i+1 {
-			t.Fatalf("%d log lines, want %d:\n%s", n, i+1, w.log.String())
+		// The log stream is read by its own goroutine: wait for the line, within a deadline.
+		waitLogCount(t, w, "perl handler: request ", i+1)
+	}
+}
+
+// waitLogCount waits up to 10 s until the worker's log holds want copies of text.
+func waitLogCount(t *testing.T, w *worker, text string, want int) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		n := strings.Count(w.log.String(), text)
+		if n == want {
+			return
 		}
+		if n > want || time.Now().After(deadline) {
+			t.Fatalf("%d log lines %q, want %d:\n%s", n, text, want, w.log.String())
+		}
+		time.Sleep(5 * time.Millisecond)
 	}
 }

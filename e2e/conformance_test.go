@@ -58,17 +58,20 @@ func pythonStyle(compact string) string {
 // TestConformance runs every adapter through the same checks, under the emulator, through the
 // runtime layer.
 func TestConformance(t *testing.T) {
-	eachLanguage(t, all, func(t *testing.T, c *conformance) {
-		t.Run("echo", c.echo)
-		t.Run("context", c.context)
-		t.Run("error", c.error)
-		t.Run("init-errors", c.initErrors)
-		t.Run("logs", c.logs)
-		t.Run("warm-state", c.warmState)
-		t.Run("stray-output", c.strayOutput)
-		t.Run("crash", c.crash)
-		t.Run("timeout", c.timeout)
-	})
+	eachLanguage(t, all, func(t *testing.T, c *conformance) { c.run(t) })
+}
+
+// run runs the conformance checks for c's language (TestConformance, TestConformanceSandbox).
+func (c *conformance) run(t *testing.T) {
+	t.Run("echo", c.echo)
+	t.Run("context", c.context)
+	t.Run("error", c.error)
+	t.Run("init-errors", c.initErrors)
+	t.Run("logs", c.logs)
+	t.Run("warm-state", c.warmState)
+	t.Run("stray-output", c.strayOutput)
+	t.Run("crash", c.crash)
+	t.Run("timeout", c.timeout)
 }
 
 // eachLanguage runs fn as a subtest for every language of the table that want selects, with its
@@ -93,7 +96,8 @@ func all(language) bool { return true }
 
 type conformance struct {
 	lang   language
-	interp string
+	interp string                               // "" leaves the choice to the layer's bin/ and PATH
+	start  func(*testing.T, function) *emulator // nil: startEmulator
 }
 
 // serve starts the emulator on the language's fixtures with handler function.<fn>.
@@ -101,6 +105,9 @@ func (c *conformance) serve(t *testing.T, handler string, env ...string) *emulat
 	t.Helper()
 	dir := c.taskDir(t)
 	env = append([]string{c.lang.envVar + "=" + c.interp, "AWS_LAMBDA_FUNCTION_NAME=conformance"}, env...)
+	if c.start != nil {
+		return c.start(t, function{taskDir: dir, handler: handler, env: env})
+	}
 	return startEmulator(t, function{taskDir: dir, handler: handler, env: env})
 }
 
@@ -335,7 +342,7 @@ func (c *conformance) crash(t *testing.T) {
 // process group, the invocation gets Sandbox.Timedout, no process it started survives, and the
 // next invocation is served by a fresh worker before the emulator's own timeout would fire.
 func (c *conformance) timeout(t *testing.T) {
-	e := c.serve(t, "function.slow", "AWS_LAMBDA_FUNCTION_TIMEOUT=1", "POLYBOOT_TIMEOUT_MARGIN_MS=100")
+	e := c.serve(t, "function.slow", "AWS_LAMBDA_FUNCTION_TIMEOUT=1", "POLYBOOT_TIMEOUT_MARGIN_MS=300")
 	// The emulator starts the runtime on the first invocation and counts that init against its
 	// timeout; a fast first invocation keeps init out of the measured ones.
 	if status, body := e.Invoke(t, []byte(`{"fast":true}`)); status != 200 || c.lang.canonical(`{}`) != string(body) {

@@ -164,3 +164,31 @@ func TestLocalInvokeInitTimeout(t *testing.T) {
 		t.Errorf("took %v, want about 300 ms", d)
 	}
 }
+
+// TestInheritedDescriptorsStayWithTheBootstrap: a descriptor the bootstrap inherits (here fd 3
+// and fd 9, as a wrapper or a test shell might leak them) reaches neither the worker nor the
+// programs a handler runs: they hold fds 0, 1 and 2 only (and bash's channel copies, which are
+// closed for the handler's call).
+func TestInheritedDescriptorsStayWithTheBootstrap(t *testing.T) {
+	task := writeTask(t, map[string]string{
+		"function.sh": `fds() { ls /proc/self/fd | sort -n | tr '\n' ' '; }`,
+	})
+	leak, err := os.Open(os.DevNull)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer leak.Close()
+	cmd := exec.Command(bootstrapPath(), "invoke", "--handler", "function.fds")
+	cmd.Dir = task
+	cmd.Env = rietest.CleanEnv()
+	// ExtraFiles become fds 3, 4, ... of the bootstrap, inherited without close-on-exec.
+	cmd.ExtraFiles = []*os.File{leak, leak, leak, leak, leak, leak, leak}
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("bootstrap invoke: %v (stdout %q)", err, out)
+	}
+	// ls itself holds one more descriptor while it lists the folder (3).
+	if got, want := strings.TrimSpace(string(out)), "0 1 2 3"; got != want {
+		t.Errorf("a program the handler ran held fds %q, want %q", got, want)
+	}
+}

@@ -17,11 +17,13 @@ import (
 // program runs), "late" (bash, Python) leaves a background writer that writes to the body after
 // the invocation has ended (once the file named by "marker" exists; it then creates marker.done),
 // "fork" (Python) forks a child that returns into the adapter; anything else echoes the event.
+// The "fds" handlers start sleep in the C locale: in another one, sleep opens and closes the
+// locale archive as it starts, a descriptor of its own that a listing could catch.
 var privacyHandlers = map[string]string{
 	".sh": `handler() {
   case $1 in
   *'"fds"'*)
-    sleep 30 & local pid=$! f
+    LC_ALL=C sleep 30 & local pid=$! f
     until [[ $(</proc/$pid/comm) == sleep && $(</proc/$pid/maps) == *libc* ]]; do :; done
     printf '['; for f in /proc/$pid/fd/*; do printf '"%s:%s",' "${f##*/}" "$(readlink "$f")"; done; printf '"end"]'
     kill "$pid" ;;
@@ -37,7 +39,7 @@ var privacyHandlers = map[string]string{
     if {[dict get $event action] ne "fds"} {
         return [dict get $context event_json]
     }
-    set pid [exec sleep 30 &]
+    set pid [exec env LC_ALL=C sleep 30 &]
     while {[Read /proc/$pid/comm] ne "sleep\n" || ![string match *libc* [Read /proc/$pid/maps]]} {}
     set out {}
     foreach f [glob /proc/$pid/fd/*] {
@@ -56,7 +58,7 @@ proc Read {path} {
 def handler(event, context):
     action = event.get('action')
     if action == 'fds':
-        child = subprocess.Popen(['sleep', '30'])
+        child = subprocess.Popen(['sleep', '30'], env=dict(os.environ, LC_ALL='C'))
         fd_dir = '/proc/%d/fd' % child.pid
         while True:
             with open('/proc/%d/comm' % child.pid) as comm, open('/proc/%d/maps' % child.pid) as maps:

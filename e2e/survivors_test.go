@@ -89,7 +89,7 @@ func TestSurvivors(t *testing.T) {
 		for _, end := range c.ends {
 			t.Run(c.name+"/"+end, func(t *testing.T) {
 				envVar, files := c.files()
-				env := []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1", "POLYBOOT_TIMEOUT_MARGIN_MS=100"}
+				env := []string{"AWS_LAMBDA_FUNCTION_TIMEOUT=1", "POLYBOOT_TIMEOUT_MARGIN_MS=300"}
 				switch envVar {
 				case "POLYBOOT_PYTHON":
 					p := python27(t)

@@ -9,6 +9,7 @@
 #
 # PUBLISH_ARGS passes any other option of layer/publish (see layer/publish --help), e.g.
 #   make publish PUBLISH_LANGUAGES=all PUBLISH_ARGS='--region eu-west-1 --public'
+# and PUBLISH_ARGS=--tools also publishes the tools layer (and builds it first).
 
 ARCH ?= amd64
 PUBLISH_LANGUAGES ?= bash
@@ -18,7 +19,7 @@ publish_comma := ,
 publish_langs := $(subst $(publish_comma), ,$(PUBLISH_LANGUAGES))
 publish_lang_flag := $(if $(filter all,$(publish_langs)),--all,--languages $(PUBLISH_LANGUAGES))
 # The interpreter layers are built when a language other than bash is asked for.
-publish_needs_layers := $(filter-out bash,$(publish_langs))
+publish_needs_layers := $(filter-out bash,$(publish_langs))$(findstring --tools,$(PUBLISH_ARGS))
 
 .PHONY: publish publish-dry-run publish-test sam-templates
 

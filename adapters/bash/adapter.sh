@@ -12,7 +12,12 @@
 # Move the channel out of the handler's reach: stdin reads /dev/null, stdout goes to the logs.
 # bash cannot mark a descriptor close-on-exec, so the handler is called with these two closed
 # (bash keeps its own saved copies close-on-exec): programs it runs get fds 0, 1 and 2 only.
-exec {_pb_in}<&0 {_pb_out}>&1 </dev/null 1>&2
+# They are fds 100 and 101, away from the ones the handler's own `exec {var}>...` takes (10 and
+# up, the lowest free): a descriptor it opened while they are closed would otherwise get their
+# number and be overwritten when bash puts them back after the call. (bash's process
+# substitutions use 63 and down, its script 255.)
+_pb_in=100 _pb_out=101
+exec 100<&0 101>&1 </dev/null 1>&2
 
 _pb_file=$1
 _pb_func=$2
@@ -175,6 +180,17 @@ lambda_remaining_ms() {
 	_pb_left=$((LAMBDA_DEADLINE_MS - _pb_now / 1000))
 	printf -v "$1" '%d' $((_pb_left > 0 ? _pb_left : 0))
 }
+
+# The JSON helpers handlers may call (lambda_json_string, lambda_http_response): json.sh, beside
+# this file.
+_pb_dir=${BASH_SOURCE[0]%/*}
+[[ $_pb_dir == "${BASH_SOURCE[0]}" ]] && _pb_dir=.
+# shellcheck source=json.sh
+if ! source "$_pb_dir/json.sh"; then
+	_pb_reply_error Runtime.AdapterError "cannot load $_pb_dir/json.sh (the bash adapter's JSON helpers)"
+	_pb_phase=done
+	exit 1
+fi
 
 # Load the handler: a syntax check first (its message is the error), then source it once.
 if [[ ! -r $_pb_file ]]; then

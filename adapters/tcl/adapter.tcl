@@ -70,29 +70,30 @@ proc ::polyboot::UseUtf8 {} {
 # OpenChannels -- reopens fds 0 and 1 as private channels (Tcl marks them close-on-exec, so
 # programs the handler runs do not get them), then gives the handler /dev/null as stdin and the
 # log stream as stdout: a program the handler runs holds fds 0 (/dev/null), 1 and 2 (the log
-# stream) only. On Linux /dev/fd/N opens the same pipe again. When a standard channel is
-# closed, Tcl makes the next channel opened the new standard channel, and the kernel gives it the
-# lowest free descriptor: closing stdin and opening /dev/null puts /dev/null on fd 0 for Tcl and
-# for child processes alike.
+# stream) only. On Linux /proc/self/fd/N opens the same pipe again (not /dev/fd/N: Lambda has
+# no /dev/fd; e2e TestConformanceSandbox). When a standard channel is closed, Tcl makes the next
+# channel opened the new standard channel, and the kernel gives it the lowest free descriptor:
+# closing stdin and opening /dev/null puts /dev/null on fd 0 for Tcl and for child processes
+# alike.
 proc ::polyboot::OpenChannels {} {
     variable in
     variable out
 
     # Until there is a private channel out, errors are reported on fd 1 as it is. A descriptor
     # that is not open must be noticed before anything is opened: the next descriptor opened
-    # would take its number, and /dev/fd/N would then name the wrong thing.
+    # would take its number, and /proc/self/fd/N would then name the wrong thing.
     set out stdout
     foreach {chan fd} {stdin 0 stdout 1 stderr 2} {
         if {[catch {fconfigure $chan}]} {
             InitError Runtime.AdapterError "fd $fd is not open" {}
         }
     }
-    if {[catch {OpenForWriting /dev/fd/1} channel]} {
+    if {[catch {OpenForWriting /proc/self/fd/1} channel]} {
         InitError Runtime.AdapterError "cannot reopen fd 1 (channel out): $channel" {}
     }
     set out $channel
     fconfigure $out -translation lf -encoding utf-8 -buffering full
-    if {[catch {open /dev/fd/0 RDONLY} in]} {
+    if {[catch {open /proc/self/fd/0 RDONLY} in]} {
         InitError Runtime.AdapterError "cannot reopen fd 0 (channel in): $in" {}
     }
     # Invoke lines are read as bytes: the event is cut out of the line before it is decoded.
@@ -101,7 +102,7 @@ proc ::polyboot::OpenChannels {} {
     close stdin
     open /dev/null RDONLY
     close stdout
-    if {[catch {OpenForWriting /dev/fd/2} msg]} {
+    if {[catch {OpenForWriting /proc/self/fd/2} msg]} {
         InitError Runtime.AdapterError "cannot open the log stream (fd 2) as stdout: $msg" {}
     }
     fconfigure stdin -encoding utf-8 -translation lf
@@ -109,7 +110,7 @@ proc ::polyboot::OpenChannels {} {
     fconfigure stderr -encoding utf-8 -translation lf
 }
 
-# OpenForWriting path -- opens an inherited descriptor (/dev/fd/N) for writing. A regular file
+# OpenForWriting path -- opens an inherited descriptor (/proc/self/fd/N) for writing. A regular file
 # (a test's log) is opened for appending, so that writes through the new descriptor and through
 # the inherited one do not overwrite each other; Tcl seeks to the end for that, which fails on a
 # pipe or terminal, where appending means nothing anyway.

@@ -6,9 +6,12 @@ package main
 import (
 	"context"
 	"os"
+
+	"golang.org/x/sys/unix"
 )
 
 func main() {
+	keepInheritedFDsFromWorkers()
 	if os.Getpid() == 1 && os.Getenv(initChildEnv) == "" {
 		os.Exit(runAsInit(os.Args[1:], os.Environ(), os.Stderr))
 	}
@@ -17,6 +20,15 @@ func main() {
 		os.Exit(runLocal(context.Background(), args[1:], newEnv(os.Environ()), os.Stdin, os.Stdout, os.Stderr))
 	}
 	os.Exit(run(context.Background(), args, os.Environ(), os.Stdout, os.Stderr))
+}
+
+// keepInheritedFDsFromWorkers marks every descriptor above 2 that the bootstrap inherited
+// close-on-exec, so that workers get only the descriptors docs/protocol.md gives them (a
+// descriptor a test shell or a wrapper leaked to the bootstrap would otherwise reach every worker
+// and every program a handler runs). The Go runtime opens its own descriptors close-on-exec
+// already. Kernels before 5.11 lack the flag; then nothing changes.
+func keepInheritedFDsFromWorkers() {
+	_ = unix.CloseRange(3, ^uint(0), unix.CLOSE_RANGE_CLOEXEC)
 }
 
 // env is a snapshot of the process environment.

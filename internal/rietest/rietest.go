@@ -24,6 +24,7 @@ import (
 	"time"
 
 	"github.com/polyboot/polyboot/internal/layerzip"
+	"github.com/polyboot/polyboot/internal/sandbox"
 )
 
 // Root returns the module's root folder.
@@ -44,6 +45,18 @@ func RIE() (string, error) {
 	out, err := exec.Command("go", "tool", "-n", "aws-lambda-rie").Output()
 	if err != nil {
 		return "", fmt.Errorf("finding the emulator (go tool -n aws-lambda-rie): %w", err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+// StaticRIE returns the path of the emulator built without cgo: a static binary, which runs in a
+// sandbox whose root has an older glibc than this machine's.
+func StaticRIE() (string, error) {
+	cmd := exec.Command("go", "tool", "-n", "aws-lambda-rie")
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("finding the static emulator (CGO_ENABLED=0 go tool -n aws-lambda-rie): %w", err)
 	}
 	return strings.TrimSpace(string(out)), nil
 }
@@ -77,6 +90,10 @@ type Function struct {
 	TaskDir string   // the task root
 	Handler string   // _HANDLER
 	Env     []string // more environment, KEY=VALUE
+	// Sandbox, when set, runs the emulator (which must be StaticRIE's) in this Lambda-like sandbox
+	// with Layer at /opt and TaskDir at /var/task; its RootFS and CABundle are used, and it gets
+	// Lambda's environment (sandbox.Env) instead of this process's.
+	Sandbox *sandbox.Sandbox
 }
 
 // Emulator is one running RIE serving one function.
@@ -96,6 +113,9 @@ type Options struct {
 	Dir       string   // the emulator's working folder (the task root)
 	Env       []string // the emulator's whole environment
 	Wrap      []string // a command line the emulator runs under, its argv appended (e.g. unshare); nil for none
+	// Sandbox, when set, runs the emulator (its Rapid, with its Opt's bootstrap) in this Lambda-like
+	// sandbox with Env (sandbox.Env) as its whole environment; RIE, Bootstrap, Dir and Wrap are unused.
+	Sandbox *sandbox.Sandbox
 }
 
 // Launch starts RIE on two free loopback ports in its own process group, without waiting for it
@@ -110,14 +130,12 @@ func Launch(o Options) (*Emulator, error) {
 		return nil, err
 	}
 	addr := fmt.Sprintf("127.0.0.1:%d", port)
-	argv := append(append([]string{}, o.Wrap...), o.RIE,
-		"--runtime-interface-emulator-address", addr, "--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort))
-	if o.Bootstrap != "" {
-		argv = append(argv, o.Bootstrap)
+	cmd, err := o.command([]string{"--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort)})
+	if err != nil {
+		return nil, fmt.Errorf("starting the emulator: %w", err)
 	}
 	logs := &SyncBuffer{}
-	cmd := exec.Command(argv[0], argv[1:]...)
-	cmd.Dir, cmd.Env = o.Dir, o.Env
 	cmd.Stdout, cmd.Stderr = logs, logs
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	e := &Emulator{
@@ -129,7 +147,7 @@ func Launch(o Options) (*Emulator, error) {
 		Started: time.Now(),
 	}
 	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("starting the emulator %s: %w", argv[0], err)
+		return nil, fmt.Errorf("starting the emulator %s: %w", cmd.Path, err)
 	}
 	return e, nil
 }
@@ -200,9 +218,15 @@ func (e *Emulator) Stop() {
 // waits until it listens. It is stopped, with everything it started, when the test ends.
 func Start(t testing.TB, rie string, fn Function) *Emulator {
 	t.Helper()
-	env := append(CleanEnv(), "_HANDLER="+fn.Handler, "AWS_LAMBDA_FUNCTION_TIMEOUT=30")
-	e, err := Launch(Options{RIE: rie, Bootstrap: filepath.Join(fn.Layer, "bootstrap"), Dir: fn.TaskDir,
-		Env: append(env, fn.Env...)})
+	env := []string{"_HANDLER=" + fn.Handler, "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}
+	o := Options{RIE: rie, Bootstrap: filepath.Join(fn.Layer, "bootstrap"), Dir: fn.TaskDir,
+		Env: append(append(CleanEnv(), env...), fn.Env...)}
+	if fn.Sandbox != nil {
+		box := *fn.Sandbox
+		box.Opt, box.Task, box.Rapid = fn.Layer, fn.TaskDir, rie
+		o.Sandbox, o.Env = &box, sandbox.Env(append(env, fn.Env...)...)
+	}
+	e, err := Launch(o)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -216,6 +240,20 @@ func Start(t testing.TB, rie string, fn Function) *Emulator {
 		t.Fatal(err)
 	}
 	return e
+}
+
+// command is the emulator's command line, on this machine or in o.Sandbox.
+func (o Options) command(addrs []string) (*exec.Cmd, error) {
+	if o.Sandbox != nil {
+		return o.Sandbox.Command(o.Env, append(append([]string{o.Sandbox.RapidPath()}, addrs...), "/opt/bootstrap")...)
+	}
+	argv := append(append(append([]string{}, o.Wrap...), o.RIE), addrs...)
+	if o.Bootstrap != "" {
+		argv = append(argv, o.Bootstrap)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = o.Dir, o.Env
+	return cmd, nil
 }
 
 // WaitListening waits up to 10 s for a TCP listener on 127.0.0.1:port.

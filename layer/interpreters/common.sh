@@ -119,43 +119,28 @@ apt_update() {
 	touch "$stamp"
 }
 
-# deb_field SPEC FIELD prints a field of a package from the lists; SPEC is PKG (its candidate
-# version) or PKG=VERSION. Fields preload_fields read are answered without running apt-cache
-# (about a second a call on a busy machine).
-deb_field() {
-	local key="$1"
-	[[ "$key" == *=* ]] || key="$key=${DEB_CANDIDATE[$key]:-}"
-	if [[ -n "${DEB_FIELDS["$key $2"]+set}" ]]; then
-		printf '%s\n' "${DEB_FIELDS["$key $2"]}"
-		return 0
-	fi
-	apt-cache show --no-all-versions "$1" 2>/dev/null | sed -n "s/^$2: //p" | head -n1
+# DEB_SHOW caches apt-cache's stanzas by "ARCH:PKG" (the candidate) and "ARCH:PKG=VERSION": one
+# apt-cache run takes about half a second, and a layer of 70 packages asks several times each.
+declare -gA DEB_SHOW=()
+
+# prime_deb_fields PKG... reads the candidate stanza of every package with one apt-cache run.
+prime_deb_fields() {
+	local stanza pkg version
+	while IFS= read -r -d '' stanza; do
+		pkg="$(sed -n 's/^Package: //p' <<<"$stanza" | head -n1)"
+		version="$(sed -n 's/^Version: //p' <<<"$stanza" | head -n1)"
+		[[ -n "$pkg" ]] || continue
+		DEB_SHOW[$ARCH:$pkg]="$stanza"
+		DEB_SHOW[$ARCH:$pkg=$version]="$stanza"
+	done < <({ apt-cache show --no-all-versions "$@" 2>/dev/null || true; } | awk 'BEGIN { RS = ""; ORS = "\0" } { print }')
 }
 
-# preload_fields PKG... reads the candidate version, architecture and SHA-256 of every package
-# with one apt-cache call, for deb_field.
-preload_fields() {
-	declare -gA DEB_CANDIDATE DEB_FIELDS
-	local field value pkg="" version="" arch="" sum=""
-	while IFS= read -r line; do
-		field="${line%%: *}"
-		value="${line#*: }"
-		case "$field" in
-		Package) pkg="$value" ;;
-		Version) version="$value" ;;
-		Architecture) arch="$value" ;;
-		SHA256) sum="$value" ;;
-		"")
-			if [[ -n "$pkg" && -z "${DEB_CANDIDATE[$pkg]:-}" ]]; then
-				DEB_CANDIDATE[$pkg]="$version"
-				DEB_FIELDS["$pkg=$version Version"]="$version"
-				DEB_FIELDS["$pkg=$version Architecture"]="$arch"
-				DEB_FIELDS["$pkg=$version SHA256"]="$sum"
-			fi
-			pkg="" version="" arch="" sum=""
-			;;
-		esac
-	done < <(apt-cache show --no-all-versions "$@" 2>/dev/null; echo)
+# deb_field SPEC FIELD prints a field of a package from the lists; SPEC is PKG (its candidate
+# version) or PKG=VERSION. It prints nothing for a package the lists do not have.
+deb_field() {
+	local stanza="${DEB_SHOW[$ARCH:$1]-}"
+	[[ -n "$stanza" ]] || stanza="$(apt-cache show --no-all-versions "$1" 2>/dev/null || true)"
+	sed -n "s/^$2: //p" <<<"$stanza" | head -n1
 }
 
 # deb_file PKG VERSION prints the file name apt-get download gives that .deb
@@ -190,7 +175,7 @@ download() {
 fetch_debs() {
 	declare -gA DEB_VERSION DEB_NOTE
 	mkdir -p "$DEB_CACHE"
-	preload_fields "$@"
+	prime_deb_fields "$@"
 	local pkg version candidate missing=()
 	for pkg in "$@"; do
 		candidate="$(deb_field "$pkg" Version)"

@@ -45,7 +45,7 @@ func elfHeader(arch string) []byte {
 }
 
 // layerEntry is the executable layer/publish checks in each kind of layer.
-var layerEntry = map[string]string{"runtime": "bootstrap", "tcl": "bin/tclsh8.6", "python2": "bin/python2.7"}
+var layerEntry = map[string]string{"runtime": "bootstrap", "tcl": "bin/tclsh8.6", "python2": "bin/python2.7", "tools": "bin/python3.9"}
 
 func zipName(kind, arch string) string {
 	if kind == "runtime" {
@@ -707,5 +707,35 @@ func TestShellcheck(t *testing.T) {
 	}
 	if out, err := exec.Command(sc, "--severity=style", "--shell=bash", script(t), filepath.Join(root(t), "examples", "bash", "function.sh")).CombinedOutput(); err != nil {
 		t.Errorf("shellcheck: %v\n%s", err, out)
+	}
+}
+
+// TestDryRunTools: --tools adds the tools layer, named and described as such, checked by its
+// bin/python3.9, and fails loudly when it is not built.
+func TestDryRunTools(t *testing.T) {
+	for _, arch := range []string{"amd64", "arm64"} {
+		dist := makeDist(t, arch, "runtime", "tools")
+		r := dryRun(t, "--dist", dist, "--arch", arch, "--tools", "--build-version", "v1")
+		if r.code != 0 {
+			t.Fatalf("%s: exit %d: %s", arch, r.code, r.stderr)
+		}
+		name := map[string]string{"amd64": "polyboot-tools", "arm64": "polyboot-tools-arm64"}[arch]
+		awsArch := map[string]string{"amd64": "x86_64", "arm64": "arm64"}[arch]
+		want := "tools_arn=$(aws lambda publish-layer-version --layer-name " + name +
+			" --description 'polyboot tools (AWS CLI, git, ssh, zip, unzip, tar, gzip) for the polyboot runtime v1' --compatible-runtimes provided.al2023 --compatible-architectures " + awsArch +
+			" --zip-file 'fileb://" + strings.ReplaceAll(dist, "'", `'\''`) + "/polyboot-tools-" + arch + ".zip' --query LayerVersionArn --output text)"
+		if !strings.Contains(r.stdout, want+"\n") {
+			t.Errorf("%s: no line\n%s\nin\n%s", arch, want, r.stdout)
+		}
+	}
+	dist := makeDist(t, "amd64", "runtime")
+	r := dryRun(t, "--dist", dist, "--tools")
+	if r.code != 1 || !strings.Contains(r.stderr, "polyboot-tools-amd64.zip not found: build it with 'make layers ARCH=amd64'") {
+		t.Errorf("without the tools zip: exit %d: %s", r.code, r.stderr)
+	}
+	wrong := makeDist(t, "amd64", "runtime")
+	writeLayerZip(t, filepath.Join(wrong, "polyboot-tools-amd64.zip"), "tools", "arm64", 10)
+	if r := dryRun(t, "--dist", wrong, "--tools"); r.code != 1 || !strings.Contains(r.stderr, "bin/python3.9 is built for arm64, not amd64") {
+		t.Errorf("an arm64 tools zip for amd64: exit %d: %s", r.code, r.stderr)
 	}
 }

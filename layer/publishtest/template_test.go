@@ -112,7 +112,7 @@ func paramsName(params map[string]string) string {
 
 func checkStack(t *testing.T, tf templateFile, awsArch string, publishNames map[string]string, params map[string]string, stack map[string]map[string]any) {
 	lang := params["ExampleLanguage"]
-	kindOf := map[string]string{"RuntimeLayer": "runtime", "TclLayer": "tcl", "Python2Layer": "python2"}
+	kindOf := map[string]string{"RuntimeLayer": "runtime", "TclLayer": "tcl", "Python2Layer": "python2", "ToolsLayer": "tools"}
 	var functions []string
 	for id, res := range stack {
 		if res["Type"] == "AWS::Serverless::Function" {
@@ -142,6 +142,9 @@ func checkStack(t *testing.T, tf templateFile, awsArch string, publishNames map[
 	if lang != "bash" {
 		wantLayers = append(wantLayers, ref{map[string]string{"tcl": "TclLayer", "python2": "Python2Layer"}[lang]})
 	}
+	if params["WithToolsLayer"] == "true" {
+		wantLayers = append(wantLayers, ref{"ToolsLayer"})
+	}
 	if !reflect.DeepEqual(fn["Layers"], wantLayers) {
 		t.Errorf("function: Layers %v, want %v", fn["Layers"], wantLayers)
 	}
@@ -149,7 +152,7 @@ func checkStack(t *testing.T, tf templateFile, awsArch string, publishNames map[
 	// Layers: created when asked for or needed, built from the zip make writes, compatible.
 	for id, kind := range kindOf {
 		res, exists := stack[id]
-		wanted := kind == "runtime" || kind == lang || params[map[string]string{"tcl": "WithTclLayer", "python2": "WithPython2Layer"}[kind]] == "true"
+		wanted := kind == "runtime" || kind == lang || params[map[string]string{"tcl": "WithTclLayer", "python2": "WithPython2Layer", "tools": "WithToolsLayer"}[kind]] == "true"
 		if exists != wanted {
 			t.Errorf("%s exists: %v, want %v", id, exists, wanted)
 		}
@@ -177,8 +180,8 @@ func checkStack(t *testing.T, tf templateFile, awsArch string, publishNames map[
 // publishLayerNames is the layer names layer/publish --dry-run gives each kind of layer.
 func publishLayerNames(t *testing.T, arch string) map[string]string {
 	t.Helper()
-	dist := makeDist(t, arch, "runtime", "tcl", "python2")
-	r := dryRun(t, "--dist", dist, "--arch", arch, "--all", "--build-version", "v1")
+	dist := makeDist(t, arch, "runtime", "tcl", "python2", "tools")
+	r := dryRun(t, "--dist", dist, "--arch", arch, "--all", "--tools", "--build-version", "v1")
 	if r.code != 0 {
 		t.Fatalf("layer/publish --dry-run: %s", r.stderr)
 	}
@@ -186,7 +189,7 @@ func publishLayerNames(t *testing.T, arch string) map[string]string {
 	for _, m := range regexp.MustCompile(`(?m)^(\w+)_arn=\$\(aws lambda publish-layer-version --layer-name (\S+) `).FindAllStringSubmatch(r.stdout, -1) {
 		names[m[1]] = m[2]
 	}
-	if len(names) != 3 {
+	if len(names) != 4 {
 		t.Fatalf("layer names from layer/publish: %v\n%s", names, r.stdout)
 	}
 	return names
@@ -229,7 +232,7 @@ func TestTemplatesPackage(t *testing.T) {
 			if err := os.Mkdir(dist, 0o755); err != nil {
 				t.Fatal(err)
 			}
-			for _, kind := range []string{"runtime", "tcl", "python2"} {
+			for _, kind := range []string{"runtime", "tcl", "python2", "tools"} {
 				writeLayerZip(t, filepath.Join(dist, zipName(kind, tf.arch)), kind, tf.arch, 10)
 			}
 			out, err := exec.Command(python, "-c", packageScript, filepath.Join(tmp, tf.path), tmp).CombinedOutput()
@@ -238,7 +241,7 @@ func TestTemplatesPackage(t *testing.T) {
 			}
 			got := strings.Fields(string(bytes.TrimSpace(out)))
 			sort.Strings(got)
-			want := []string{"dist/" + zipName("python2", tf.arch), "dist/" + zipName("runtime", tf.arch), "dist/" + zipName("tcl", tf.arch),
+			want := []string{"dist/" + zipName("python2", tf.arch), "dist/" + zipName("runtime", tf.arch), "dist/" + zipName("tcl", tf.arch), "dist/" + zipName("tools", tf.arch),
 				"examples/bash/", "examples/python2/", "examples/tcl/"}
 			sort.Strings(want)
 			if !reflect.DeepEqual(got, want) {

@@ -1,9 +1,11 @@
 // Command s3serve serves an internal/s3test S3 stand-in on loopback, for shell tests:
 //
 //	go run ./internal/s3test/s3serve -access-key-id AKID -secret-access-key SECRET \
-//	    [-session-token TOKEN] [-region us-east-1] [-addr 127.0.0.1:0] [-bucket NAME]...
+//	    [-session-token TOKEN] [-region us-east-1] [-addr 127.0.0.1:0] [-bucket NAME]... \
+//	    [-tls-cert CERT.pem -tls-key KEY.pem]
 //
-// Its first line of standard output is "listening on http://127.0.0.1:PORT"; then one JSON line
+// Its first line of standard output is "listening on http://127.0.0.1:PORT" (https with -tls-cert);
+// then one JSON line
 // per request received (s3test.Request: operation, verified, status, error, ...). It serves until
 // SIGTERM or SIGINT.
 package main
@@ -44,6 +46,8 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 	fs.StringVar(&cfg.Region, "region", "us-east-1", "the region requests must be signed for")
 	addr := fs.String("addr", "127.0.0.1:0", "address to listen on")
 	buckets := fs.StringArray("bucket", nil, "a bucket to create (repeatable)")
+	cert := fs.String("tls-cert", "", "serve HTTPS with this certificate (PEM)")
+	key := fs.String("tls-key", "", "the certificate's private key (PEM)")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -61,19 +65,32 @@ func run(ctx context.Context, args []string, out io.Writer) error {
 		defer mu.Unlock()
 		_ = enc.Encode(r)
 	})
+	if (*cert == "") != (*key == "") {
+		return errors.New("-tls-cert and -tls-key go together")
+	}
 	l, err := net.Listen("tcp", *addr)
 	if err != nil {
 		return fmt.Errorf("listening: %w", err)
 	}
 	mu.Lock()
-	_, err = fmt.Fprintf(out, "listening on http://%s\n", l.Addr())
+	scheme := "http"
+	if *cert != "" {
+		scheme = "https"
+	}
+	_, err = fmt.Fprintf(out, "listening on %s://%s\n", scheme, l.Addr())
 	mu.Unlock()
 	if err != nil {
 		return fmt.Errorf("writing the address: %w", err)
 	}
 	hs := &http.Server{Handler: srv}
 	done := make(chan error, 1)
-	go func() { done <- hs.Serve(l) }()
+	go func() {
+		if *cert != "" {
+			done <- hs.ServeTLS(l, *cert, *key)
+			return
+		}
+		done <- hs.Serve(l)
+	}()
 	select {
 	case <-ctx.Done():
 		if err := hs.Shutdown(context.Background()); err != nil {
