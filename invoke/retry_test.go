@@ -154,3 +154,43 @@ func TestRunWithAConnectionThatBreaksAfterTheBody(t *testing.T) {
 		t.Errorf("requests\n got %q\nwant %q", got, want)
 	}
 }
+
+// lateStreamWorker answers report at once and writes its first body bytes only after that (as a
+// supervisor's stream goroutine still busy when InvokeStream returns at a deadline would), once
+// the loop has posted the report; wrote gets the late Write's error.
+type lateStreamWorker struct {
+	*fakeWorker
+	report *protocol.ErrorReport
+	posted chan struct{}
+	wrote  chan error
+}
+
+func (w *lateStreamWorker) InvokeStream(_ context.Context, inv *protocol.Invocation, out io.Writer) *protocol.ErrorReport {
+	w.rec.add("invoke %s", inv.RequestID)
+	go func() {
+		<-w.posted
+		_, err := io.WriteString(out, "late")
+		w.wrote <- err
+	}()
+	return w.report
+}
+
+// TestRunLateStreamWriteStartsNothing: body bytes that reach the stream after the invocation's
+// error was posted start no streamed POST (the invocation had its one post) and are refused.
+func TestRunLateStreamWriteStartsNothing(t *testing.T) {
+	h := newHarness(invocation("r1"))
+	w := &lateStreamWorker{fakeWorker: h.worker, report: protocol.Errorf("Sandbox.Timedout", "late"),
+		posted: make(chan struct{}), wrote: make(chan error, 1)}
+	h.loop.Worker = w
+	h.loop.Stream = &failingStreamer{rec: h.rec}
+	h.api.fail = func(string, int) error { close(w.posted); return nil }
+	if err := h.run(t); err != nil {
+		t.Fatalf("Run = %v", err)
+	}
+	if err := <-w.wrote; !errors.Is(err, io.ErrClosedPipe) {
+		t.Errorf("the late write returned %v, want io.ErrClosedPipe", err)
+	}
+	if got, want := h.rec.without("start"), []string{"next", "invoke r1", "fail r1", "next"}; !reflect.DeepEqual(got, want) {
+		t.Errorf("calls\n got %q\nwant %q", got, want)
+	}
+}

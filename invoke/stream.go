@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net/http"
+	"sync"
 
 	"github.com/polyboot/polyboot/protocol"
 )
@@ -34,7 +35,7 @@ func (l *Loop) serveStream(ctx, pctx, ictx context.Context, sw StreamWorker, inv
 	if report != nil {
 		report = l.ended(ctx, report)
 	}
-	if !s.started {
+	if !s.finish() {
 		if report != nil {
 			return l.fail(pctx, inv, report)
 		}
@@ -47,10 +48,15 @@ func (l *Loop) serveStream(ctx, pctx, ictx context.Context, sw StreamWorker, inv
 	return l.settle(pctx, inv, "streamed response", <-s.done)
 }
 
-// lazyStream starts the streamed POST on its first Write and feeds it through a pipe.
+// lazyStream starts the streamed POST on its first Write and feeds it through a pipe. Writes
+// come from the supervisor's stream goroutine, which may still be in one when InvokeStream
+// returns at a deadline: the mutex orders the first Write against finish, and a Write after
+// finish starts nothing (the invocation's one post is serveStream's then).
 type lazyStream struct {
 	start   func(body io.Reader, trailer http.Header) error
+	mu      sync.Mutex
 	started bool
+	ended   bool
 	pw      *io.PipeWriter
 	trailer http.Header
 	done    chan error
@@ -58,6 +64,11 @@ type lazyStream struct {
 
 // Write implements io.Writer. A write blocks while the Runtime API is slower than the handler.
 func (s *lazyStream) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	if s.ended && !s.started {
+		s.mu.Unlock()
+		return 0, io.ErrClosedPipe
+	}
 	if !s.started {
 		s.started = true
 		pr, pw := io.Pipe()
@@ -68,5 +79,15 @@ func (s *lazyStream) Write(p []byte) (int, error) {
 			s.done <- err
 		}()
 	}
-	return s.pw.Write(p)
+	pw := s.pw
+	s.mu.Unlock()
+	return pw.Write(p)
+}
+
+// finish ends the writes' say over the stream and reports whether the streamed POST started.
+func (s *lazyStream) finish() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.ended = true
+	return s.started
 }
