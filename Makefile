@@ -68,6 +68,7 @@ stop:
 ## detector, then the interpreter layers' checks (glibc/closure, namespace, chroot, emulator)
 test: fmt-check vet layer layers
 	POLYBOOT_LAYER_ZIP=$(CURDIR)/$(LAYER_ZIP) $(GO) test -race -count=1 -timeout 20m ./...
+	$(GO) -C bench test -race -count=1 ./... # bench/ is a module of its own (aws-lambda-go stays out of ours)
 	$(MAKE) --no-print-directory layers-test
 	$(MAKE) --no-print-directory image-test
 	$(MAKE) --no-print-directory tools-test
@@ -78,6 +79,7 @@ soak: layer
 
 vet:
 	$(GO) vet ./...
+	$(GO) -C bench vet ./...
 
 fmt-check:
 	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \

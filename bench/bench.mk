@@ -1,9 +1,10 @@
-# bench/bench.mk: the benchmark. Included by the root Makefile; not part of `make test`.
+# bench/bench.mk: the benchmark. Included by the root Makefile; `make test` runs only bench/'s unit tests.
+# bench/ is a Go module of its own (bench/go.mod), so that aws-lambda-go, the floor, stays out of polyboot's.
 #
 #   make bench              the end-to-end benchmark under AWS's Runtime Interface Emulator (bash, Tcl,
 #                           Python 2.7, python3 through polyboot's layer; the aws-lambda-go floor; the
 #                           tutorial's curl baseline), profile included; then the Go benchmarks; writes
-#                           bench/RESULTS.md. A few minutes on 2 cores.
+#                           bench/RESULTS.md and the README's benchmark table. A few minutes on 2 cores.
 #   make bench BENCH_N=200  fewer warm invocations per runtime (default 1000; the concurrency row
 #                           sends 2/5 of it per N)
 #   make bench-go           the Go benchmarks of the codec and the invoke loop alone
@@ -27,18 +28,18 @@ BENCH_STARTED := $(shell date +%s)
 ## bench-tools: what the benchmark runs besides the layer
 bench-tools:
 	mkdir -p $(BENCH_BUILD)/echo-go $(BENCH_BUILD)/echo-go-symbols $(BENCH_BUILD)/bin
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BENCH_BUILD)/echo-go/bootstrap ./bench/cmd/echo-go
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/echo-go-symbols/bootstrap ./bench/cmd/echo-go
-	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w" -o $(BENCH_BUILD)/bin/echo-worker ./bench/cmd/echo-worker
+	CGO_ENABLED=0 $(GO) -C bench build -trimpath -ldflags "-s -w" -o $(CURDIR)/$(BENCH_BUILD)/echo-go/bootstrap ./cmd/echo-go
+	CGO_ENABLED=0 $(GO) -C bench build -trimpath -o $(CURDIR)/$(BENCH_BUILD)/echo-go-symbols/bootstrap ./cmd/echo-go
+	CGO_ENABLED=0 $(GO) -C bench build -trimpath -ldflags "-s -w" -o $(CURDIR)/$(BENCH_BUILD)/bin/echo-worker ./cmd/echo-worker
 	CGO_ENABLED=0 $(GO) build -trimpath -o $(BENCH_BUILD)/bin/bootstrap-symbols ./cmd/bootstrap
-	$(GO) build -o $(BENCH_BUILD)/bin/polybench ./bench/cmd/polybench
+	$(GO) -C bench build -o $(CURDIR)/$(BENCH_BUILD)/bin/polybench ./cmd/polybench
 
 ## bench-go: the Go benchmarks (codec, invoke loop against a fake Runtime API)
 bench-go:
 	mkdir -p $(BENCH_BUILD)
-	$(GO) test -run '^$$' -bench . -benchmem -benchtime $(BENCH_GOBENCH_TIME) ./bench/ | tee $(BENCH_BUILD)/gobench.txt
+	$(GO) -C bench test -run '^$$' -bench . -benchmem -benchtime $(BENCH_GOBENCH_TIME) . | tee $(BENCH_BUILD)/gobench.txt
 
-## bench: the end-to-end benchmark and the Go benchmarks; writes bench/RESULTS.md
+## bench: the end-to-end benchmark and the Go benchmarks; writes bench/RESULTS.md and the README's table
 bench: layer bench-tools bench-go
 	$(BENCH_BUILD)/bin/polybench \
 	  -layer $(LAYER_ZIP) -rie "$$($(GO) tool -n aws-lambda-rie)" \
@@ -46,6 +47,6 @@ bench: layer bench-tools bench-go
 	  -profile-bootstrap $(BENCH_BUILD)/bin/bootstrap-symbols -profile-echo-go $(BENCH_BUILD)/echo-go-symbols/bootstrap \
 	  -baseline bench/baseline -handlers bench/handlers -work $(BENCH_BUILD) \
 	  -interp-layers $(DIST)/polyboot-tcl-$(ARCH).zip,$(DIST)/polyboot-python2-$(ARCH).zip \
-	  -gobench $(BENCH_BUILD)/gobench.txt -notes bench/profile-notes.md -out bench/RESULTS.md \
+	  -gobench $(BENCH_BUILD)/gobench.txt -notes bench/profile-notes.md -out bench/RESULTS.md -readme README.md \
 	  -n $(BENCH_N) -cold $(BENCH_COLD) -profile=$(BENCH_PROFILE) -concurrency "$(BENCH_CONCURRENCY)" $(if $(BENCH_ROWS),-rows $(BENCH_ROWS)) \
 	  -command "make bench BENCH_N=$(BENCH_N)" -started $(BENCH_STARTED)

@@ -5,7 +5,9 @@
 //   - cmd/echo-worker, an echo worker in Go that speaks docs/protocol.md itself, to isolate the
 //     bootstrap's own cost from an interpreter's;
 //   - baseline/bootstrap, the curl loop of AWS's custom-runtime tutorial;
-//   - Go benchmarks of the channel codec and of the invoke loop (go test -bench . ./bench).
+//   - Go benchmarks of the channel codec and of the invoke loop (make bench-go).
 //
-// This file's package offers what those share: the benchmark's events and the echo worker.
+// bench/ is a Go module of its own (bench/go.mod, polyboot replaced by ../), so that aws-lambda-go, the
+// floor, stays out of polyboot's requirements. This package offers what the commands share: the
+// benchmark's events (event.go) and the echo worker.
 package bench

@@ -290,25 +290,6 @@ func TestServeEcho(t *testing.T) {
 	}
 }
 
-// TestEvent checks the benchmark events: exact size, valid JSON, json.dumps' separators.
-func TestEvent(t *testing.T) {
-	for _, size := range []int{64, 100, 1024, 1024 * 1024} {
-		ev := mustEvent(t, size)
-		if len(ev) != size {
-			t.Errorf("Event(%d) has %d bytes", size, len(ev))
-		}
-		if _, err := protocol.PrepareEvent(ev); err != nil {
-			t.Errorf("Event(%d): %v", size, err)
-		}
-		if size >= 1024 && !bytes.Contains(ev, []byte(`}, {"id": `)) {
-			t.Errorf("Event(%d) lacks json.dumps' separators: %.80s", size, ev)
-		}
-	}
-	if _, err := Event(10); err == nil {
-		t.Error("Event(10) did not fail")
-	}
-}
-
 // nopCloser is a WriteCloser over a Writer.
 type nopCloser struct{ io.Writer }
 

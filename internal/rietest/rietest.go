@@ -1,5 +1,7 @@
 // Package rietest runs polyboot's runtime layer the way Lambda does, under AWS's Runtime Interface
-// Emulator (RIE), for the project's end-to-end tests (e2e/, layer/publishtest/, bench/).
+// Emulator (RIE), for the project's end-to-end tests (e2e/, layer/publishtest/) and its benchmark
+// (bench/). Launch and the Emulator methods that return errors serve both; Start, Invoke and the
+// other functions that take a testing.TB are thin wrappers over them for tests.
 //
 // The layer is POLYBOOT_LAYER_ZIP unpacked (make test sets it to the zip `make layer` built), or
 // one assembled from the working tree as `make layer` does. The emulator is the go.mod tool
@@ -96,53 +98,162 @@ type Function struct {
 
 // Emulator is one running RIE serving one function.
 type Emulator struct {
-	URL  string      // the invoke URL
-	Logs *SyncBuffer // everything the emulator and the runtime printed
-	Cmd  *exec.Cmd
+	URL     string      // the invoke URL
+	Addr    string      // host:port of the invoke endpoint
+	Logs    *SyncBuffer // everything the emulator and the runtime printed
+	Cmd     *exec.Cmd
+	Started time.Time    // just before the emulator's process started
+	client  *http.Client // nil: a fresh one per invocation
+}
+
+// Options says what Launch starts.
+type Options struct {
+	RIE       string   // the emulator binary
+	Bootstrap string   // the runtime the emulator runs; "" for none (Managed Instances mode runs /opt/bootstrap)
+	Dir       string   // the emulator's working folder (the task root)
+	Env       []string // the emulator's whole environment
+	Wrap      []string // a command line the emulator runs under, its argv appended (e.g. unshare); nil for none
+	// Sandbox, when set, runs the emulator (its Rapid, with its Opt's bootstrap) in this Lambda-like
+	// sandbox with Env (sandbox.Env) as its whole environment; RIE, Bootstrap, Dir and Wrap are unused.
+	Sandbox *sandbox.Sandbox
+}
+
+// Launch starts RIE on two free loopback ports in its own process group, without waiting for it
+// to listen (Listening does). Stop kills it with everything it started.
+func Launch(o Options) (*Emulator, error) {
+	port, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	apiPort, err := freePort()
+	if err != nil {
+		return nil, err
+	}
+	addr := fmt.Sprintf("127.0.0.1:%d", port)
+	cmd, err := o.command([]string{"--runtime-interface-emulator-address", addr,
+		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort)})
+	if err != nil {
+		return nil, fmt.Errorf("starting the emulator: %w", err)
+	}
+	logs := &SyncBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	e := &Emulator{
+		URL: "http://" + addr + "/2015-03-31/functions/function/invocations", Addr: addr, Logs: logs, Cmd: cmd,
+		client: &http.Client{
+			Transport: &http.Transport{Proxy: nil, MaxIdleConnsPerHost: 2, DisableCompression: true},
+			Timeout:   5 * time.Minute,
+		},
+		Started: time.Now(),
+	}
+	if err := cmd.Start(); err != nil {
+		return nil, fmt.Errorf("starting the emulator %s: %w", cmd.Path, err)
+	}
+	return e, nil
+}
+
+// Listening waits up to timeout for the emulator to accept connections, polling every
+// millisecond, and gives up at once when its process has exited.
+func (e *Emulator) Listening(timeout time.Duration) error {
+	for deadline := time.Now().Add(timeout); ; time.Sleep(time.Millisecond) {
+		c, err := net.DialTimeout("tcp", e.Addr, time.Second)
+		if err == nil {
+			c.Close()
+			return nil
+		}
+		if exited(e.Cmd.Process.Pid) {
+			return fmt.Errorf("the emulator exited before it listened:\n%s", e.Logs.String())
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the emulator did not listen on %s within %s: %w\n%s", e.Addr, timeout, err, e.Logs.String())
+		}
+	}
+}
+
+// exited reports whether pid, a child of this process, has exited (a zombie until waited for).
+func exited(pid int) bool {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return true
+	}
+	i := bytes.LastIndexByte(b, ')')
+	return i >= 0 && i+2 < len(b) && (b[i+2] == 'Z' || b[i+2] == 'X')
+}
+
+// Post sends one event (with header name/value pairs) and returns the HTTP status and body.
+func (e *Emulator) Post(event []byte, headers ...string) (int, []byte, error) {
+	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(event))
+	if err != nil {
+		return 0, nil, fmt.Errorf("invoke: %w", err)
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	client := e.client
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Minute}
+	}
+	resp, err := client.Do(req)
+	if err != nil {
+		return 0, nil, fmt.Errorf("invoke: %w", err)
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return resp.StatusCode, nil, fmt.Errorf("invoke: reading the response: %w", err)
+	}
+	return resp.StatusCode, body, nil
+}
+
+// Stop kills the emulator's process group and waits for the emulator.
+func (e *Emulator) Stop() {
+	if e.client != nil {
+		e.client.CloseIdleConnections()
+	}
+	_ = syscall.Kill(-e.Cmd.Process.Pid, syscall.SIGKILL)
+	_ = e.Cmd.Wait()
 }
 
 // Start starts RIE (at rie) for fn with AWS_LAMBDA_FUNCTION_TIMEOUT=30 unless fn.Env sets it, and
 // waits until it listens. It is stopped, with everything it started, when the test ends.
 func Start(t testing.TB, rie string, fn Function) *Emulator {
 	t.Helper()
-	port, apiPort := FreePort(t), FreePort(t)
-	logs := &SyncBuffer{}
-	cmd, err := command(rie, port, apiPort, fn)
+	env := []string{"_HANDLER=" + fn.Handler, "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}
+	o := Options{RIE: rie, Bootstrap: filepath.Join(fn.Layer, "bootstrap"), Dir: fn.TaskDir,
+		Env: append(append(CleanEnv(), env...), fn.Env...)}
+	if fn.Sandbox != nil {
+		box := *fn.Sandbox
+		box.Opt, box.Task, box.Rapid = fn.Layer, fn.TaskDir, rie
+		o.Sandbox, o.Env = &box, sandbox.Env(append(env, fn.Env...)...)
+	}
+	e, err := Launch(o)
 	if err != nil {
-		t.Fatalf("starting the emulator: %v", err)
+		t.Fatal(err)
 	}
-	cmd.Stdout, cmd.Stderr = logs, logs
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("starting the emulator: %v", err)
-	}
-	e := &Emulator{URL: fmt.Sprintf("http://127.0.0.1:%d/2015-03-31/functions/function/invocations", port), Logs: logs, Cmd: cmd}
 	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
+		e.Stop()
 		if t.Failed() {
-			t.Logf("emulator log:\n%s", logs.String())
+			t.Logf("emulator log:\n%s", e.Logs.String())
 		}
 	})
-	WaitListening(t, port, logs)
+	if err := e.Listening(10 * time.Second); err != nil {
+		t.Fatal(err)
+	}
 	return e
 }
 
-// command is the emulator's command line for fn, on this machine or in fn.Sandbox.
-func command(rie string, port, apiPort int, fn Function) (*exec.Cmd, error) {
-	addrs := []string{"--runtime-interface-emulator-address", fmt.Sprintf("127.0.0.1:%d", port),
-		"--runtime-api-address", fmt.Sprintf("127.0.0.1:%d", apiPort)}
-	env := []string{"_HANDLER=" + fn.Handler, "AWS_LAMBDA_FUNCTION_TIMEOUT=30"}
-	if fn.Sandbox == nil {
-		cmd := exec.Command(rie, append(addrs, filepath.Join(fn.Layer, "bootstrap"))...)
-		cmd.Dir = fn.TaskDir
-		cmd.Env = append(append(CleanEnv(), env...), fn.Env...)
-		return cmd, nil
+// command is the emulator's command line, on this machine or in o.Sandbox.
+func (o Options) command(addrs []string) (*exec.Cmd, error) {
+	if o.Sandbox != nil {
+		return o.Sandbox.Command(o.Env, append(append([]string{o.Sandbox.RapidPath()}, addrs...), "/opt/bootstrap")...)
 	}
-	box := *fn.Sandbox
-	box.Opt, box.Task, box.Rapid = fn.Layer, fn.TaskDir, rie
-	argv := append(append([]string{box.RapidPath()}, addrs...), "/opt/bootstrap")
-	return box.Command(sandbox.Env(append(env, fn.Env...)...), argv...)
+	argv := append(append(append([]string{}, o.Wrap...), o.RIE), addrs...)
+	if o.Bootstrap != "" {
+		argv = append(argv, o.Bootstrap)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
+	cmd.Dir, cmd.Env = o.Dir, o.Env
+	return cmd, nil
 }
 
 // WaitListening waits up to 10 s for a TCP listener on 127.0.0.1:port.
@@ -163,23 +274,11 @@ func WaitListening(t testing.TB, port int, logs *SyncBuffer) {
 // Invoke sends one event (with header name/value pairs) and returns the HTTP status and body.
 func (e *Emulator) Invoke(t testing.TB, event []byte, headers ...string) (int, []byte) {
 	t.Helper()
-	req, err := http.NewRequest(http.MethodPost, e.URL, bytes.NewReader(event))
+	status, body, err := e.Post(event, headers...)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s", err, e.Logs.String())
 	}
-	for i := 0; i+1 < len(headers); i += 2 {
-		req.Header.Set(headers[i], headers[i+1])
-	}
-	resp, err := (&http.Client{Timeout: 5 * time.Minute}).Do(req)
-	if err != nil {
-		t.Fatalf("invoke: %v\n%s", err, e.Logs.String())
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		t.Fatalf("invoke: reading the response: %v", err)
-	}
-	return resp.StatusCode, body
+	return status, body
 }
 
 // WaitLog waits until the log satisfies match (the emulator's output reaches the test through a
@@ -198,14 +297,15 @@ func (e *Emulator) WaitLog(t testing.TB, what string, match func(log string) boo
 }
 
 // CleanEnv is this process's environment without what would change the runtime's or an
-// interpreter's behaviour.
+// interpreter's behaviour, or send loopback traffic through a proxy.
 func CleanEnv() []string {
 	var out []string
 	for _, kv := range os.Environ() {
-		switch strings.SplitN(kv, "=", 2)[0] {
+		switch k, _, _ := strings.Cut(kv, "="); strings.ToUpper(k) {
 		case "PYTHONUNBUFFERED", "PYTHONPATH", "PYTHONHOME", "_HANDLER", "LAMBDA_TASK_ROOT",
 			"AWS_LAMBDA_RUNTIME_API", "AWS_LAMBDA_LOG_FORMAT", "AWS_LAMBDA_LOG_LEVEL", "AWS_LAMBDA_MAX_CONCURRENCY",
-			"POLYBOOT_BASH", "POLYBOOT_TCLSH", "POLYBOOT_PYTHON", "POLYBOOT_ADAPTER_PATH":
+			"AWS_LAMBDA_FUNCTION_TIMEOUT", "POLYBOOT_BASH", "POLYBOOT_TCLSH", "POLYBOOT_PYTHON", "POLYBOOT_ADAPTER_PATH",
+			"HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY":
 			continue
 		}
 		out = append(out, kv)
@@ -216,12 +316,20 @@ func CleanEnv() []string {
 // FreePort returns a TCP port on 127.0.0.1 that was free a moment ago.
 func FreePort(t testing.TB) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freePort()
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p
+}
+
+func freePort() (int, error) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return 0, fmt.Errorf("finding a free port: %w", err)
+	}
 	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return l.Addr().(*net.TCPAddr).Port, nil
 }
 
 // SyncBuffer is a bytes.Buffer safe for a process's output and a test's reads at once.

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -46,33 +47,29 @@ func TestConcEvent(t *testing.T) {
 	}
 }
 
-func TestConcurrencyReport(t *testing.T) {
+func TestConcurrencySection(t *testing.T) {
 	mk := func(n int, perSec float64) *concResult {
-		r := &concResult{n: n, wall: time.Second, cpuOK: true, cpu: 0.5 * float64(n), nWorkers: n,
-			boot: memory{hwmKB: 10240}, workers: memory{hwmKB: 3072 * int64(n)}}
-		for i := 0; i < int(perSec); i++ {
+		r := &concResult{n: n, wall: time.Second, cpuOK: true, cpu: 0.5 * float64(n), nWorkers: n, rssKB: 10240 + 3072*int64(n)}
+		for range int(perSec) {
 			r.lat = append(r.lat, 12*time.Millisecond)
 		}
 		return r
 	}
-	cr := &concurrencyReport{ncpu: 2, perN: 400, rounds: 5,
+	cr := &concurrencyReport{ncpu: 2, perN: 400,
 		results: []*concResult{mk(1, 80), mk(2, 158), mk(4, 300), mk(8, 560)}}
-	tab := cr.table()
-	for _, want := range []string{"| 8 | 560/s | 7.00× | 12.0 ms | 12.0 ms |", "24.0 MB (8)", "34.0 MB"} {
-		if !strings.Contains(tab, want) {
-			t.Errorf("table lacks %q:\n%s", want, tab)
+	cr.results[1].err = errors.New("the emulator\nexited")
+	cr.results[1].lat = nil
+	var b strings.Builder
+	cr.section(&b)
+	for _, want := range []string{"| 8 | 560/s | 7.00× | 12.0 ms | 12.0 ms | 7.143 ms (4.00 of 2 cores) | 34.0 MB (8 workers) | 560 ok, 0 failed, 0 Unavailable retries |",
+		"| 2 | *** NOT MEASURED: the emulator exited *** |"} {
+		if !strings.Contains(b.String(), want) {
+			t.Errorf("section lacks %q:\n%s", want, b.String())
 		}
 	}
-	if r := cr.reading(); !strings.Contains(r, "nearly linearly") || !strings.Contains(r, "beyond the core count") {
-		t.Errorf("reading: %s", r)
-	}
-	cr.results = []*concResult{mk(1, 80), mk(2, 150), mk(4, 170), mk(8, 175)}
-	cr.results[3].cpu = 1.9 * 1 // 1.9 cores busy at N=8
-	if r := cr.reading(); !strings.Contains(r, "up to N=2") || !strings.Contains(r, "CPU is what limits it") {
-		t.Errorf("reading: %s", r)
-	}
-	cr = &concurrencyReport{skipped: "not root"}
-	if got := cr.table(); !strings.Contains(got, "*** not root: NOT MEASURED ***") {
-		t.Errorf("skipped table: %q", got)
+	b.Reset()
+	(&concurrencyReport{skipped: "not root"}).section(&b)
+	if !strings.Contains(b.String(), "*** not root: NOT MEASURED ***") {
+		t.Errorf("skipped section: %q", b.String())
 	}
 }

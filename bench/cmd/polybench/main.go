@@ -1,13 +1,10 @@
 // Command polybench is polyboot's end-to-end benchmark (make bench). It runs each runtime under
-// AWS's Runtime Interface Emulator (RIE) on loopback, one invocation at a time, and measures cold
-// start, warm latency and throughput, large-event round trips, memory and size, with the
-// aws-lambda-go echo function as the floor every figure is compared with; optionally it profiles
-// each runtime with strace and perf. Its concurrency row runs polyboot bash with a 10 ms handler
-// under the emulator's Managed Instances mode at AWS_LAMBDA_MAX_CONCURRENCY=N (-concurrency),
-// driven by N client loops (concurrency.go). It writes a Markdown report (bench/RESULTS.md).
-//
-//	polybench -layer dist/polyboot-amd64.zip -rie PATH -echo-go PATH -echo-worker PATH \
-//	          -baseline bench/baseline -handlers bench/handlers -work build/bench -out bench/RESULTS.md
+// AWS's Runtime Interface Emulator on loopback, one invocation at a time, and measures cold start,
+// warm latency and throughput, large events of three shapes, CPU and memory, with the
+// aws-lambda-go echo function as the floor every figure is compared with; then it profiles each
+// runtime with strace and perf. Its concurrency row runs polyboot bash with a 10 ms handler under
+// the emulator's Managed Instances mode (concurrency.go). It writes bench/RESULTS.md and the
+// README's benchmark table.
 //
 // It measures and never fails on a time: it exits non-zero only when it could not measure at all.
 package main
@@ -19,7 +16,6 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"time"
 
@@ -31,7 +27,7 @@ import (
 type config struct {
 	layerZip, layerDir, rie, echoGo, echoWorker, baseline, handlers string
 	profileBootstrap, profileLayer, profileEchoGo                   string
-	work, tmp, out, notes, goBench, python3, command                string
+	work, tmp, out, readme, notes, goBench, python3, command        string
 	interpLayers                                                    []string
 	concurrency                                                     []int // the concurrency row's N values
 
@@ -54,6 +50,35 @@ func main() {
 }
 
 func run() error {
+	c, err := parseFlags()
+	if err != nil {
+		return err
+	}
+	began := time.Now()
+	if err := prepare(c); err != nil {
+		return err
+	}
+	defer os.RemoveAll(c.tmp)
+	in := findInterpreters(c.python3)
+	rs, err := buildRows(c, in)
+	if err != nil {
+		return err
+	}
+	ev, err := makeEvents()
+	if err != nil {
+		return err
+	}
+	rep := &report{c: c, m: describeMachine(in)}
+	rep.results = measureAll(c, rs, ev)
+	rep.conc = measureConcurrency(c, in)
+	rep.m.loadAfter = loadAverage()
+	rep.sizes = measureSizes(c)
+	rep.elapsed = time.Since(began)
+	fmt.Print("\n" + rep.mainTable())
+	return rep.write()
+}
+
+func parseFlags() (*config, error) {
 	c := &config{}
 	var rows, interpLayers, concurrency string
 	flag.StringVar(&c.layerZip, "layer", "dist/polyboot-amd64.zip", "the runtime layer zip (make layer)")
@@ -64,9 +89,10 @@ func run() error {
 	flag.StringVar(&c.handlers, "handlers", "bench/handlers", "folder of the echo handlers")
 	flag.StringVar(&c.work, "work", "build/bench", "scratch folder (task folders, unpacked layer, temp files)")
 	flag.StringVar(&c.out, "out", "bench/RESULTS.md", "the report to write; - for none")
+	flag.StringVar(&c.readme, "readme", "", "a README whose benchmark table (between <!-- bench:begin --> and <!-- bench:end -->) to rewrite")
 	flag.StringVar(&c.notes, "notes", "bench/profile-notes.md", "hand-written reading of the profile, included in the report")
 	flag.StringVar(&c.goBench, "gobench", "", "output of go test -bench for ./bench, included in the report")
-	flag.StringVar(&c.python3, "python3", os.Getenv("POLYBOOT_PYTHON"), "the python3 to run the python3 row with (default: POLYBOOT_PYTHON, else python3 on PATH)")
+	flag.StringVar(&c.python3, "python3", os.Getenv("POLYBOOT_PYTHON"), "the python3 of the python3 row (default: POLYBOOT_PYTHON, else python3 on PATH)")
 	flag.StringVar(&interpLayers, "interp-layers", "", "comma-separated interpreter layer zips to list in the sizes, when they exist")
 	flag.IntVar(&c.n, "n", 1000, "warm invocations per runtime (BENCH_N)")
 	flag.IntVar(&c.cold, "cold", 11, "fresh starts per runtime for the cold start")
@@ -83,14 +109,14 @@ func run() error {
 	flag.Int64Var(&c.started, "started", 0, "Unix time the whole run (make bench: builds, Go benchmarks) started, for the report")
 	flag.Parse()
 	if c.rie == "" || c.echoGo == "" || c.echoWorker == "" {
-		return errors.New("-rie, -echo-go and -echo-worker are required (make bench sets them)")
+		return nil, errors.New("-rie, -echo-go and -echo-worker are required (make bench sets them)")
 	}
 	if c.n < 1 || c.cold < 1 || c.bigReps < 1 {
-		return errors.New("-n, -cold and -big-reps must be at least 1")
+		return nil, errors.New("-n, -cold and -big-reps must be at least 1")
 	}
 	var err error
 	if c.concurrency, err = parseConcurrency(concurrency); err != nil {
-		return err
+		return nil, err
 	}
 	if rows != "" {
 		c.rows = map[string]bool{}
@@ -103,46 +129,7 @@ func run() error {
 			c.interpLayers = append(c.interpLayers, z)
 		}
 	}
-	began := time.Now()
-	if err := prepare(c); err != nil {
-		return err
-	}
-	defer os.RemoveAll(c.tmp)
-
-	in := findInterpreters(c.python3)
-	rs, err := buildRows(c, in)
-	if err != nil {
-		return err
-	}
-	for _, r := range rs {
-		if r.missing != "" {
-			logf("*** %s: %s: THIS ROW IS NOT MEASURED ***", r.name, r.missing)
-		}
-	}
-	ev, err := makeEvents()
-	if err != nil {
-		return err
-	}
-	m := describeMachine(in)
-	results := measureAll(c, rs, ev)
-	conc := measureConcurrency(c, in)
-	m.loadAfter = loadAverage()
-	sizes := measureSizes(c, rs)
-	rep := &report{c: c, m: m, results: results, conc: conc, sizes: sizes, elapsed: time.Since(began)}
-	fmt.Println()
-	fmt.Print(rep.summary())
-	if c.out != "-" {
-		if err := os.WriteFile(c.out, []byte(rep.markdown()), 0o644); err != nil {
-			return fmt.Errorf("writing the report: %w", err)
-		}
-		logf("wrote %s (%s in all)", c.out, time.Since(began).Round(time.Second))
-	}
-	for _, r := range results {
-		if r.err != nil && r.row.missing == "" {
-			logf("%s could not be measured in full: %v", r.row.name, r.err)
-		}
-	}
-	return nil
+	return c, nil
 }
 
 // prepare lays out the work folder: the unpacked layer, its copy with a symbol-carrying bootstrap
@@ -163,8 +150,7 @@ func prepare(c *config) error {
 			return fmt.Errorf("missing input: %w", err)
 		}
 	}
-	c.layerDir = filepath.Join(c.work, "opt")
-	c.tmp = filepath.Join(c.work, "tmp")
+	c.layerDir, c.tmp = filepath.Join(c.work, "opt"), filepath.Join(c.work, "tmp")
 	for _, d := range []string{c.layerDir, c.tmp, filepath.Join(c.work, "opt-profile")} {
 		if err := os.RemoveAll(d); err != nil {
 			return fmt.Errorf("clearing %s: %w", d, err)
@@ -207,89 +193,46 @@ func moduleVersion(binary, module string) string {
 	return "unknown"
 }
 
-// makeEvents builds the 1 KB, 1 MB and ~6 MB events.
-func makeEvents() (events, error) {
-	var ev events
-	var err error
+// events are what every row gets: the 1 KB warm event and the large ones, in the table's order.
+type events struct {
+	warm []byte
+	big  []event
+}
+
+// event is one large event.
+type event struct {
+	name string // as in the table
+	body []byte
+}
+
+// shape is one large event's kind.
+type shape struct {
+	name string // as in the tables
+	make func(int) ([]byte, error)
+	size int
+}
+
+// shapes are the large events, in the tables' order.
+func shapes() []shape {
+	return []shape{
+		{"6 MB, 50k records", bench.Event, bench.EventSize6MB},
+		{"5 MB string of `é` `\\\"` `\\\\`", bench.StringEvent, bench.EventSize5MB},
+		{fmt.Sprintf("5 MB nested %d deep", bench.NestedDepth), bench.NestedEvent, bench.EventSize5MB},
+	}
+}
+
+func makeEvents() (ev events, err error) {
 	if ev.warm, err = bench.Event(1024); err != nil {
 		return ev, err
 	}
-	for _, size := range []int{1 << 20, bench.EventSize6MB} {
-		b, err := bench.Event(size)
+	for _, sh := range shapes() {
+		b, err := sh.make(sh.size)
 		if err != nil {
 			return ev, err
 		}
-		ev.big = append(ev.big, b)
+		ev.big = append(ev.big, event{name: sh.name, body: b})
 	}
 	return ev, nil
-}
-
-// machine describes where the benchmark ran.
-type machine struct {
-	date, cpus, cpu, kernel, goVersion, loadBefore, loadAfter string
-	bash, tcl, python27, python3                              string
-}
-
-func describeMachine(in interpreters) machine {
-	dash := func(s string) string {
-		if s == "" {
-			return "NOT FOUND"
-		}
-		return s
-	}
-	return machine{
-		date:       time.Now().UTC().Format("2006-01-02 15:04 UTC"),
-		cpus:       fmt.Sprint(runtime.NumCPU()),
-		cpu:        cpuModel(),
-		kernel:     readTrimmed("/proc/sys/kernel/osrelease"),
-		goVersion:  runtime.Version(),
-		loadBefore: loadAverage(),
-		bash:       dash(in.bashVersion),
-		tcl:        dash(in.tclVersion),
-		python27:   dash(strings.TrimSpace(in.python27Ver + " " + in.python27)),
-		python3:    dash(strings.TrimSpace(in.python3Version + " " + in.python3)),
-	}
-}
-
-// loadAverage is the 1, 5 and 15 minute load averages.
-func loadAverage() string {
-	f := strings.Fields(readTrimmed("/proc/loadavg"))
-	if len(f) < 3 {
-		return "unknown"
-	}
-	return strings.Join(f[:3], " ")
-}
-
-// sizeRow is what one kind of deployment weighs.
-type sizeRow struct {
-	what  string
-	sizes layerSizes
-	err   error
-}
-
-// measureSizes weighs the runtime layer, the interpreter layers there are, the aws-lambda-go
-// function and the curl baseline.
-func measureSizes(c *config, rs []*row) []sizeRow {
-	var out []sizeRow
-	s, err := zipSizes(c.layerZip, c.layerDir)
-	out = append(out, sizeRow{what: "polyboot runtime layer (" + filepath.Base(c.layerZip) + ")", sizes: s, err: err})
-	for _, z := range c.interpLayers {
-		if _, err := os.Stat(z); err != nil {
-			continue
-		}
-		dir := filepath.Join(c.tmp, "size-"+filepath.Base(z))
-		if err := layerzip.Unzip(z, dir); err != nil {
-			out = append(out, sizeRow{what: filepath.Base(z), err: err})
-			continue
-		}
-		s, err := zipSizes(z, dir)
-		out = append(out, sizeRow{what: "interpreter layer " + filepath.Base(z), sizes: s, err: err})
-	}
-	s, err = filesSizes([]string{c.echoGo})
-	out = append(out, sizeRow{what: "aws-lambda-go echo function (bootstrap binary)", sizes: s, err: err})
-	s, err = filesSizes(siblings(c.baseline, "bootstrap"))
-	out = append(out, sizeRow{what: "curl baseline (bootstrap script)", sizes: s, err: err})
-	return out
 }
 
 // logf writes a progress line to stderr.

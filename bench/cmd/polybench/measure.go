@@ -4,225 +4,200 @@ import (
 	"bytes"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
-	"sort"
+	"slices"
+	"strings"
 	"syscall"
 	"time"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
+
+// functionTimeout is the emulator's function timeout (AWS_LAMBDA_FUNCTION_TIMEOUT), in seconds.
+const functionTimeout = 60
 
 // result is everything measured for one row.
 type result struct {
 	row *row
-	err error // the row could not be measured; the other fields may be partial
+	err error // the row could not be measured in full; the other fields may be partial
 
-	cold        []time.Duration // RIE start → first response, one per fresh start
-	coldListen  []time.Duration // RIE start → accepting connections
-	coldFirst   []time.Duration // first invocation (runtime start, init and invoke)
-	bareStart   []time.Duration // the interpreter alone doing nothing
-	coldFailure string
+	cold, bareStart []time.Duration // RIE start → first response per fresh start; the interpreter alone
+	coldFailure     string
 
 	warm       []time.Duration // N warm invocations, sorted
 	warmWall   time.Duration   // wall time of the N invocations
 	warmErrors int             // failed or wrong responses in the warm loop
+	cpu        cpuSample       // CPU of the warm loop, then per invocation
 
-	big []bigResult
+	big []bigResult // one per large event
 
-	cpu cpuShare // CPU per warm invocation
-
-	bootstrapWarm, bootstrapPeak memory // after the warm loop, after the large events
-	workerWarm, workerPeak       memory
-
-	alone    time.Duration // the worker alone, per invocation (workerAlone)
-	aloneErr string
-
-	profile *profileResult
+	bootstrapPeak, workerPeak int64 // VmHWM in kB after the large events
+	alone                     time.Duration
+	aloneErr                  string
+	profile                   *profileResult
 }
 
-// bigResult is the round trip of one large event.
+// bigResult is the round trips of one large event.
 type bigResult struct {
-	size  int
-	times []time.Duration // one per repetition that succeeded
-	check string          // "ok", or what went wrong
+	times []time.Duration
+	check string // "" or what went wrong
 }
 
-// cpuShare is CPU seconds per invocation by process during the warm loop.
-type cpuShare struct {
-	client, rie, bootstrap, worker float64
-	ok                             bool
-}
-
-// events are the events every row gets.
-type events struct {
-	warm []byte // 1 KB
-	big  [][]byte
-}
-
-// measureAll measures every row. The machine is shared and its load changes during a run, so
-// the rows are interleaved rather than measured one after the other: each cold-start round starts
-// every row once, the warm loop runs in rounds of a block of invocations per row (one emulator
-// per row stays up, and only one invocation is in flight at any time), and so do the large
-// events. Each row thus sees the same mix of quiet and busy moments, and its ratio to the floor
-// holds. Profiles, which count rather than time, run last, one row after the other.
+// measureAll measures every row. The machine is shared and its load changes during a run, so the
+// rows are interleaved rather than measured one after the other: each cold-start round starts
+// every row once, the warm loop runs in rounds of a block of invocations per row (one emulator per
+// row stays up, and only one invocation is in flight at any time), and so do the large events.
+// Each row thus sees the same mix of quiet and busy moments, and its ratio to the floor holds.
+// Profiles, which count rather than time, run last, one row after the other.
 func measureAll(c *config, rows []*row, ev events) []*result {
-	results := make([]*result, len(rows))
-	var live []*result
-	for i, r := range rows {
-		results[i] = &result{row: r}
+	var results, live []*result
+	for _, r := range rows {
+		res := &result{row: r, big: make([]bigResult, len(ev.big))}
 		if r.missing != "" {
-			results[i].err = errors.New(r.missing)
-			continue
+			res.err = errors.New(r.missing)
+		} else {
+			live = append(live, res)
 		}
-		live = append(live, results[i])
+		results = append(results, res)
 	}
-	// rotated returns the live rows starting at round k's offset.
-	rotated := func(k int, of []*result) []*result {
-		out := make([]*result, 0, len(of))
-		for i := range of {
-			out = append(out, of[(i+k)%len(of)])
-		}
-		return out
-	}
-
 	logf("cold starts: %d rounds over %d runtimes", c.cold, len(live))
-	for k := 0; k < c.cold; k++ {
-		for _, res := range rotated(k, live) {
-			r := res.row
-			if res.coldFailure == "" {
-				if err := coldStart(c, r, rowEnv(c, r), ev.warm, res); err != nil {
-					res.coldFailure = err.Error()
-					logf("%s: cold start failed: %v", r.name, err)
-				}
-			}
-			if r.bareStart != nil {
-				start := time.Now()
-				if err := exec.Command(r.bareStart[0], r.bareStart[1:]...).Run(); err == nil {
-					res.bareStart = append(res.bareStart, time.Since(start))
-				}
-			}
+	for k := range c.cold {
+		for _, res := range rotate(k, live) {
+			res.coldStart(c, ev.warm)
 		}
 	}
-
 	sessions := startSessions(c, live, ev.warm)
-	defer func() {
-		for _, s := range sessions {
-			s.e.stop()
-		}
-	}()
 	rounds := max(1, min(c.rounds, c.n))
 	logf("warm loop: %d invocations per runtime in %d rounds over %d runtimes", c.n, rounds, len(sessions))
-	for k := 0; k < rounds; k++ {
-		block := c.n / rounds
-		if k < c.n%rounds {
-			block++
-		}
-		for _, s := range rotatedSessions(k, sessions) {
+	for k := range rounds {
+		block := c.n/rounds + btoi(k < c.n%rounds)
+		for _, s := range rotate(k, sessions) {
 			s.warmBlock(block, ev.warm)
 		}
 	}
-	for _, s := range sessions {
-		s.finishWarm()
-	}
 	logf("large events: %d rounds", c.bigReps)
-	for _, s := range sessions {
-		s.res.big = make([]bigResult, len(ev.big))
-		for i, b := range ev.big {
-			s.res.big[i] = bigResult{size: len(b), check: "ok"}
-		}
-	}
-	for k := 0; k < c.bigReps; k++ {
+	for k := range c.bigReps {
 		for i, big := range ev.big {
-			for _, s := range rotatedSessions(k, sessions) {
-				s.bigOne(i, big)
+			for _, s := range rotate(k, sessions) {
+				s.bigOne(i, big.body)
 			}
 		}
 	}
 	for _, s := range sessions {
-		s.e.stop()
+		s.finish()
 	}
-	sessions = nil
-
-	logf("workers alone: %d invoke lines through a pipe, no bootstrap", aloneLines)
 	for _, res := range live {
-		if !res.row.worker {
-			continue
+		if res.row.worker {
+			logf("%s: the worker alone, %d invoke lines through a pipe", res.row.name, aloneLines)
+			var err error
+			if res.alone, err = workerAlone(c, res.row, ev.warm); err != nil {
+				res.aloneErr = err.Error()
+			}
 		}
-		d, err := workerAlone(c, res.row, ev.warm)
-		if err != nil {
-			res.aloneErr = err.Error()
-			logf("%s: worker alone: %v", res.row.name, err)
-			continue
-		}
-		res.alone = d
-	}
-
-	if c.profile {
-		for _, res := range live {
-			p, err := profileRow(c, res.row, rowEnv(c, res.row), ev.warm)
-			if err != nil {
+		if c.profile {
+			var err error
+			if res.profile, err = profileRow(c, res.row, ev.warm); err != nil {
 				logf("%s: profile: %v", res.row.name, err)
 			}
-			res.profile = p
 		}
 	}
 	return results
 }
 
+// rotate returns xs starting at round k's offset.
+func rotate[T any](k int, xs []T) []T {
+	if len(xs) == 0 {
+		return nil
+	}
+	k %= len(xs)
+	return append(slices.Clone(xs[k:]), xs[:k]...)
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
+
 // rowEnv is the emulator's environment for a row.
 func rowEnv(c *config, r *row) []string {
-	env := append(cleanEnv(),
-		"_HANDLER="+r.handler,
-		"LAMBDA_TASK_ROOT="+r.taskDir,
+	env := append(rietest.CleanEnv(), "_HANDLER="+r.handler, "LAMBDA_TASK_ROOT="+r.taskDir,
 		fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", functionTimeout),
-		"TMPDIR="+c.tmp, // the curl baseline leaves a mktemp file per invocation
-	)
+		"TMPDIR="+c.tmp) // the curl baseline leaves a mktemp file per invocation
 	return append(env, r.env...)
 }
 
-// coldStart starts a fresh emulator, sends one event and records how long the first response took.
-func coldStart(c *config, r *row, env []string, event []byte, res *result) error {
-	e, err := startEmulator(c.rie, r.bootstrap, r.taskDir, env)
+// launch starts an emulator for r with bootstrap and waits until it listens.
+func launch(c *config, r *row, bootstrap string) (*rietest.Emulator, error) {
+	e, err := rietest.Launch(rietest.Options{RIE: c.rie, Bootstrap: bootstrap, Dir: r.taskDir, Env: rowEnv(c, r)})
 	if err != nil {
-		return err
+		return nil, err
 	}
-	defer e.stop()
-	if err := e.waitListening(10 * time.Second); err != nil {
-		return err
+	if err := e.Listening(10 * time.Second); err != nil {
+		e.Stop()
+		return nil, err
 	}
-	listening := time.Since(e.started)
-	status, body, err := e.invoke(event)
-	done := time.Since(e.started)
-	if err := checkResponse(r, event, status, body, err); err != nil {
-		return fmt.Errorf("%w\n%s", err, e.logs.lastLines(10))
-	}
-	res.cold = append(res.cold, done)
-	res.coldListen = append(res.coldListen, listening)
-	res.coldFirst = append(res.coldFirst, done-listening)
-	return nil
+	return e, nil
 }
 
-// checkResponse says what is wrong with an invocation's outcome, or nil.
-func checkResponse(r *row, event []byte, status int, body []byte, err error) error {
-	if err != nil {
-		return err
+// coldStart starts a fresh emulator, sends one event and records how long the first response
+// took; and times the row's interpreter started to do nothing.
+func (res *result) coldStart(c *config, event []byte) {
+	r := res.row
+	if res.coldFailure == "" {
+		e, err := launch(c, r, r.bootstrap)
+		if err == nil {
+			err = check(r, event, e)
+			e.Stop()
+		}
+		if err != nil {
+			res.coldFailure = err.Error()
+			logf("%s: cold start failed: %v", r.name, err)
+		} else {
+			res.cold = append(res.cold, time.Since(e.Started))
+		}
 	}
-	if status != 200 {
-		return fmt.Errorf("HTTP %d: %.300s", status, body)
+	if r.bareStart != nil {
+		start := time.Now()
+		if err := exec.Command(r.bareStart[0], r.bareStart[1:]...).Run(); err == nil {
+			res.bareStart = append(res.bareStart, time.Since(start))
+		}
 	}
-	if want := r.expected(event); !bytes.Equal(body, want) {
-		return fmt.Errorf("response of %d bytes is not the expected %d bytes (starts %.120q)", len(body), len(want), body)
+}
+
+// check sends one event and says what is wrong with the answer, or nil.
+func check(r *row, event []byte, e *rietest.Emulator) error {
+	status, body, err := e.Post(event)
+	switch want := r.expected(event); {
+	case err != nil:
+	case status != 200:
+		err = fmt.Errorf("HTTP %d: %.300s", status, body)
+	case !bytes.Equal(body, want):
+		err = fmt.Errorf("response of %d bytes is not the expected %d bytes (starts %.120q)", len(body), len(want), body)
+	default:
+		return nil
 	}
-	return nil
+	return fmt.Errorf("%w\n%s", err, logTail(e, 10))
+}
+
+// logTail is the last n lines of an emulator's log, without the emulator's own (rapid) chatter.
+func logTail(e *rietest.Emulator, n int) string {
+	var keep []string
+	for _, l := range strings.Split(strings.TrimSpace(e.Logs.String()), "\n") {
+		if !strings.Contains(l, "(rapid)") {
+			keep = append(keep, l)
+		}
+	}
+	return strings.Join(keep[max(0, len(keep)-n):], "\n")
 }
 
 // session is one row's warm emulator during the interleaved measurements.
 type session struct {
 	res          *result
-	e            *emulator
+	e            *rietest.Emulator
 	boot, worker int
-	cpu          cpuSample // accumulated over the warm blocks; starts as an ok zero
-	failed       bool      // the warm loop gave up on this row
+	failed       bool // the warm loop gave up on this row
 }
 
 // startSessions starts one emulator per row and warms each up; a row that fails is reported in
@@ -232,116 +207,86 @@ func startSessions(c *config, live []*result, event []byte) []*session {
 	for _, res := range live {
 		r := res.row
 		logf("%s: warm-up (%d invocations)", r.name, c.warmup)
-		e, err := startEmulator(c.rie, r.bootstrap, r.taskDir, rowEnv(c, r))
-		if err == nil {
-			err = e.waitListening(10 * time.Second)
+		e, err := launch(c, r, r.bootstrap)
+		for i := 0; err == nil && i <= c.warmup; i++ {
+			err = check(r, event, e)
 		}
-		for i := 0; err == nil && i < c.warmup+1; i++ {
-			status, body, ierr := e.invoke(event)
-			if ierr := checkResponse(r, event, status, body, ierr); ierr != nil {
-				err = fmt.Errorf("warm-up invocation %d: %w\n%s", i, ierr, e.logs.lastLines(10))
-			}
-		}
-		s := &session{res: res, e: e, cpu: cpuSample{ok: true}}
+		s := &session{res: res, e: e}
 		if err == nil {
-			s.boot, s.worker, err = e.runtimeProcs(r.worker)
-			if err != nil {
-				err = fmt.Errorf("finding the runtime's processes: %w", err)
-			}
+			s.boot, s.worker, err = runtimeProcs(e.Cmd.Process.Pid, r.worker)
 		}
 		if err != nil {
-			res.err = err
-			logf("%s: %v", r.name, err)
+			res.err = fmt.Errorf("warm-up: %w", err)
+			logf("%s: %v", r.name, res.err)
 			if e != nil {
-				e.stop()
+				e.Stop()
 			}
 			continue
 		}
-		res.warm = make([]time.Duration, 0, c.n)
+		res.cpu.ok = true
 		out = append(out, s)
-	}
-	return out
-}
-
-// rotatedSessions returns the sessions starting at round k's offset.
-func rotatedSessions(k int, ss []*session) []*session {
-	out := make([]*session, 0, len(ss))
-	for i := range ss {
-		out = append(out, ss[(i+k)%len(ss)])
 	}
 	return out
 }
 
 // warmBlock runs n timed invocations, adding their latencies, wall time and CPU to the row's.
 func (s *session) warmBlock(n int, event []byte) {
+	res := s.res
 	if s.failed {
 		return
 	}
-	res, r := s.res, s.res.row
-	before := readCPU(s.e.pid(), s.boot, s.worker)
+	before := readCPU(s.e.Cmd.Process.Pid, s.boot, s.worker)
 	start := time.Now()
-	for i := 0; i < n; i++ {
+	for range n {
 		t0 := time.Now()
-		status, body, err := s.e.invoke(event)
-		d := time.Since(t0)
-		if err := checkResponse(r, event, status, body, err); err != nil {
-			res.warmErrors++
-			if res.warmErrors > 10 {
-				res.err = fmt.Errorf("warm invocations: %w (and 10 before)\n%s", err, s.e.logs.lastLines(10))
-				s.failed = true
+		if err := check(res.row, event, s.e); err != nil {
+			if res.warmErrors++; res.warmErrors > 10 {
+				res.err, s.failed = fmt.Errorf("warm invocations: %w (and 10 before)", err), true
 				return
 			}
 			continue
 		}
-		res.warm = append(res.warm, d)
+		res.warm = append(res.warm, time.Since(t0))
 	}
 	res.warmWall += time.Since(start)
-	after := readCPU(s.e.pid(), s.boot, s.worker)
-	s.cpu = s.cpu.plus(after.minusSample(before))
-}
-
-// finishWarm sorts the latencies, turns the CPU into per-invocation shares and reads the memory
-// after the warm loop.
-func (s *session) finishWarm() {
-	res := s.res
-	sort.Slice(res.warm, func(i, j int) bool { return res.warm[i] < res.warm[j] })
-	res.cpu = s.cpu.perInvocation(len(res.warm) + res.warmErrors)
-	res.bootstrapWarm, _ = readMemory(s.boot)
-	res.bootstrapPeak = res.bootstrapWarm
-	if s.worker != 0 {
-		res.workerWarm, _ = readMemory(s.worker)
-		res.workerPeak = res.workerWarm
-	}
+	res.cpu = res.cpu.plus(readCPU(s.e.Cmd.Process.Pid, s.boot, s.worker).minus(before))
 }
 
 // bigOne sends the i-th large event once, checks it and reads the peaks after it.
 func (s *session) bigOne(i int, big []byte) {
-	res, r := s.res, s.res.row
+	res := s.res
 	br := &res.big[i]
-	if br.check != "ok" {
+	if br.check != "" || s.failed {
 		return // it failed before: its runtime may be gone
 	}
+	s.readPeaks() // before too: a runtime that fails the event is gone after it
 	t0 := time.Now()
-	status, body, err := s.e.invoke(big)
-	d := time.Since(t0)
-	if err := checkResponse(r, big, status, body, err); err != nil {
+	if err := check(res.row, big, s.e); err != nil {
 		br.check = err.Error()
-		logf("%s: %d-byte event: %v", r.name, len(big), err)
+		logf("%s: %d-byte event: %v", res.row.name, len(big), err)
 		return
 	}
-	br.times = append(br.times, d)
-	// Peaks are read after each large event: a runtime that fails later is gone by then.
-	if m, err := readMemory(s.boot); err == nil && m.hwmKB > res.bootstrapPeak.hwmKB {
-		res.bootstrapPeak = m
-	}
+	br.times = append(br.times, time.Since(t0))
+	s.readPeaks()
+}
+
+// readPeaks keeps the highest VmHWM seen of the runtime and of its worker.
+func (s *session) readPeaks() {
+	s.res.bootstrapPeak = max(s.res.bootstrapPeak, peakRSS(s.boot))
 	if s.worker != 0 {
-		if m, err := readMemory(s.worker); err == nil && m.hwmKB > res.workerPeak.hwmKB {
-			res.workerPeak = m
-		}
+		s.res.workerPeak = max(s.res.workerPeak, peakRSS(s.worker))
 	}
 }
 
-// cpuSample is the CPU time used so far by the processes of a session.
+// finish sorts the latencies, turns the CPU into per-invocation figures and stops the emulator.
+func (s *session) finish() {
+	res := s.res
+	slices.Sort(res.warm)
+	res.cpu = res.cpu.per(len(res.warm) + res.warmErrors)
+	s.e.Stop()
+}
+
+// cpuSample is CPU seconds used by the processes of one invocation's path.
 type cpuSample struct {
 	client, rie, bootstrap, worker float64
 	ok                             bool
@@ -350,12 +295,12 @@ type cpuSample struct {
 // readCPU samples the CPU time of this process, the emulator, the runtime (with its reaped
 // children: the curl baseline's curl, grep, cut...) and the worker.
 func readCPU(rie, bootstrap, worker int) cpuSample {
-	var s cpuSample
 	var ru syscall.Rusage
 	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
-		return s
+		return cpuSample{}
 	}
-	s.client = tv(ru.Utime) + tv(ru.Stime)
+	tv := func(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+	s := cpuSample{client: tv(ru.Utime) + tv(ru.Stime)}
 	var err1, err2, err3 error
 	s.rie, err1 = cpuSeconds(rie, false)
 	s.bootstrap, err2 = cpuSeconds(bootstrap, true)
@@ -366,76 +311,20 @@ func readCPU(rie, bootstrap, worker int) cpuSample {
 	return s
 }
 
-func tv(t syscall.Timeval) float64 { return float64(t.Sec) + float64(t.Usec)/1e6 }
+func (s cpuSample) total() float64 { return s.client + s.rie + s.bootstrap + s.worker }
 
-// minusSample is the CPU used between before and s; not ok when either sample failed.
-func (s cpuSample) minusSample(before cpuSample) cpuSample {
-	if !s.ok || !before.ok {
-		return cpuSample{}
-	}
-	return cpuSample{client: s.client - before.client, rie: s.rie - before.rie,
-		bootstrap: s.bootstrap - before.bootstrap, worker: s.worker - before.worker, ok: true}
+func (s cpuSample) minus(b cpuSample) cpuSample {
+	return cpuSample{s.client - b.client, s.rie - b.rie, s.bootstrap - b.bootstrap, s.worker - b.worker, s.ok && b.ok}
 }
 
-// plus adds two CPU amounts; the sum is ok when both are.
 func (s cpuSample) plus(d cpuSample) cpuSample {
-	if !s.ok || !d.ok {
+	return cpuSample{s.client + d.client, s.rie + d.rie, s.bootstrap + d.bootstrap, s.worker + d.worker, s.ok && d.ok}
+}
+
+func (s cpuSample) per(n int) cpuSample {
+	if n == 0 {
 		return cpuSample{}
 	}
-	return cpuSample{client: s.client + d.client, rie: s.rie + d.rie,
-		bootstrap: s.bootstrap + d.bootstrap, worker: s.worker + d.worker, ok: true}
-}
-
-// perInvocation is the CPU per invocation of an amount used by n invocations.
-func (s cpuSample) perInvocation(n int) cpuShare {
-	if !s.ok || n == 0 {
-		return cpuShare{}
-	}
-	per := func(v float64) float64 { return v / float64(n) }
-	return cpuShare{client: per(s.client), rie: per(s.rie), bootstrap: per(s.bootstrap), worker: per(s.worker), ok: true}
-}
-
-// layerSizes is the runtime layer's size, zipped and unpacked.
-type layerSizes struct {
-	zipped, unpacked int64
-}
-
-// zipSizes returns the size of a zip file and the total size of what it unpacked to.
-func zipSizes(zipPath, dir string) (layerSizes, error) {
-	fi, err := os.Stat(zipPath)
-	if err != nil {
-		return layerSizes{}, fmt.Errorf("layer zip: %w", err)
-	}
-	n, err := dirSize(dir)
-	if err != nil {
-		return layerSizes{}, err
-	}
-	return layerSizes{zipped: fi.Size(), unpacked: n}, nil
-}
-
-// filesSizes returns the size of files zipped (deflate, as a deployment would be) and unpacked.
-func filesSizes(files []string) (layerSizes, error) {
-	var s layerSizes
-	for _, f := range files {
-		fi, err := os.Stat(f)
-		if err != nil {
-			return s, fmt.Errorf("sizing %s: %w", f, err)
-		}
-		s.unpacked += fi.Size()
-	}
-	z, err := zippedSize(files)
-	if err != nil {
-		return s, err
-	}
-	s.zipped = z
-	return s, nil
-}
-
-// siblings returns the paths of names in dir.
-func siblings(dir string, names ...string) []string {
-	out := make([]string, len(names))
-	for i, n := range names {
-		out[i] = filepath.Join(dir, n)
-	}
-	return out
+	f := float64(n)
+	return cpuSample{s.client / f, s.rie / f, s.bootstrap / f, s.worker / f, s.ok}
 }

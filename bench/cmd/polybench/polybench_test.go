@@ -3,6 +3,8 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 )
@@ -70,27 +72,52 @@ func TestReadStraceSummary(t *testing.T) {
 			t.Errorf("calls[%d] = %v, want %v", i, calls[i], want[i])
 		}
 	}
-	if got := countCalls(calls, "read", "write"); got != 3 {
-		t.Errorf("countCalls(read, write) = %v, want 3", got)
+	if got := topCalls(calls, 2); got != "futex 3.0, read 2.0" {
+		t.Errorf("topCalls(2) = %q", got)
 	}
 }
 
-func TestSampleCount(t *testing.T) {
-	for text, want := range map[string]int{
-		"# Total Lost Samples: 0\n#\n# Samples: 248  of event 'cpu-clock'\n": 248,
-		"# Samples: 3K of event 'cpu-clock'\n":                               3000,
-		"nothing\n":                                                          0,
-	} {
-		if got := sampleCount(text); got != want {
-			t.Errorf("sampleCount(%q) = %d, want %d", text, got, want)
+func TestRotate(t *testing.T) {
+	xs := []int{1, 2, 3}
+	for k, want := range [][]int{{1, 2, 3}, {2, 3, 1}, {3, 1, 2}, {1, 2, 3}} {
+		if got := rotate(k, xs); !slices.Equal(got, want) {
+			t.Errorf("rotate(%d) = %v, want %v", k, got, want)
 		}
 	}
+	if rotate(2, []int(nil)) != nil {
+		t.Error("rotate of nothing")
+	}
 }
 
-func TestTailBuffer(t *testing.T) {
-	b := &tailBuffer{max: 10}
-	_, _ = b.Write([]byte("0123456789abc"))
-	if got := b.String(); got != "3456789abc" {
-		t.Errorf("kept %q, want the last 10 bytes", got)
+// TestTables checks the figures the main table and the README's table are made of, on made-up
+// results: ratios to the floor, a failed large event, polyboot's share of a cold start.
+func TestTables(t *testing.T) {
+	ms := func(v ...float64) []time.Duration {
+		var out []time.Duration
+		for _, x := range v {
+			out = append(out, time.Duration(x*float64(time.Millisecond)))
+		}
+		return out
+	}
+	floor := &result{row: &row{name: "aws-lambda-go (floor)", floor: true}, warm: ms(0.5, 0.5, 0.6),
+		cold: ms(10, 11, 12), big: []bigResult{{times: ms(90)}, {times: ms(40)}, {times: ms(50)}}}
+	bash := &result{row: &row{name: "polyboot bash", worker: true, bareStart: []string{"bash"}}, warm: ms(0.75, 0.75, 0.8),
+		cold: ms(14, 15, 16), bareStart: ms(1.5, 2), big: []bigResult{{times: ms(180)}, {check: "HTTP 502"}, {times: ms(100)}}}
+	rep := &report{c: &config{}, m: machine{date: "2026-12-03 13:40 UTC", cpus: "2"}, results: []*result{floor, bash}}
+	main := rep.mainTable()
+	for _, want := range []string{"| polyboot bash | 0.75 ms (1.50×) | 0.80 ms (1.33×) | – | 180 ms (2.00×) | FAILS | 100 ms (2.00×) | 15.0 ms (1.36×) | 2.50 ms |"} {
+		if !strings.Contains(main, want) {
+			t.Errorf("main table lacks %q:\n%s", want, main)
+		}
+	}
+	readme := rep.readmeTable()
+	for _, want := range []string{"| 2026-12-03, 2 CPUs, × aws-lambda-go | bash | aws-lambda-go |", "| warm p50, 1 KB event | 1.50× | 0.50 ms |",
+		"| 5 MB string of `é` `\\\"` `\\\\` | fails | 40.0 ms |", "| cold − (floor + interpreter's own start) | 2.50 ms | – |"} {
+		if !strings.Contains(readme, want) {
+			t.Errorf("README table lacks %q:\n%s", want, readme)
+		}
+	}
+	if f := rep.failures(); !strings.Contains(f, "- polyboot bash: 5 MB string") || !strings.Contains(f, "HTTP 502") {
+		t.Errorf("failures: %q", f)
 	}
 }

@@ -11,17 +11,17 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 // profileResult is what strace and perf saw during a row's profiled invocations.
 type profileResult struct {
-	invocations                 int
 	bootstrapCalls, workerCalls []syscallCount // per invocation, most frequent first
 	bootstrapTotal, workerTotal float64        // system calls per invocation
 	perfGroups                  []perfGroup    // samples by process and package or library
 	perfTopSyms                 []string       // the busiest symbols outside the kernel
-	perfSamples                 int
-	straceNote, perfNote        string // why a part is missing
+	straceNote, perfNote        string         // why a part is missing
 }
 
 // syscallCount is one system call's calls per invocation.
@@ -33,7 +33,7 @@ type syscallCount struct {
 // profileRow runs a fresh emulator for r (with the symbol-carrying bootstrap when there is one) and
 // profiles c.profileN warm invocations twice: once under strace -c (system calls per invocation
 // of the runtime and of its worker), once under perf record (where the CPU time goes).
-func profileRow(c *config, r *row, env []string, event []byte) (*profileResult, error) {
+func profileRow(c *config, r *row, event []byte) (*profileResult, error) {
 	bootstrap := r.bootstrap
 	switch {
 	case r.worker && c.profileLayer != "":
@@ -41,23 +41,19 @@ func profileRow(c *config, r *row, env []string, event []byte) (*profileResult, 
 	case r.floor && c.profileEchoGo != "":
 		bootstrap = c.profileEchoGo
 	}
-	e, err := startEmulator(c.rie, bootstrap, r.taskDir, env)
+	e, err := launch(c, r, bootstrap)
 	if err != nil {
 		return nil, err
 	}
-	defer e.stop()
-	if err := e.waitListening(10 * time.Second); err != nil {
-		return nil, err
-	}
+	defer e.Stop()
 	n := c.profileN
 	if r.baseline {
 		n = min(n, 100) // every invocation forks a dozen processes under strace -f
 	}
-	p := &profileResult{invocations: n}
+	p := &profileResult{}
 	invokeN := func(k int) error {
-		for i := 0; i < k; i++ {
-			status, body, err := e.invoke(event)
-			if err := checkResponse(r, event, status, body, err); err != nil {
+		for i := range k {
+			if err := check(r, event, e); err != nil {
 				return fmt.Errorf("profiled invocation %d: %w", i, err)
 			}
 		}
@@ -67,41 +63,14 @@ func profileRow(c *config, r *row, env []string, event []byte) (*profileResult, 
 	if err := invokeN(20); err != nil {
 		return p, err
 	}
-	boot, worker, err := e.runtimeProcs(r.worker)
+	boot, worker, err := runtimeProcs(e.Cmd.Process.Pid, r.worker)
 	if err != nil {
 		return p, err
 	}
 
-	if _, err := exec.LookPath("strace"); err != nil {
-		p.straceNote = "strace not installed"
-	} else {
-		bootOut := filepath.Join(c.tmp, "strace-bootstrap.txt")
-		workerOut := filepath.Join(c.tmp, "strace-worker.txt")
-		tracers := []*tracer{}
-		t, err := startTracer("strace", "-f", "-c", "-o", bootOut, "-p", strconv.Itoa(boot))
-		if err != nil {
-			return p, err
-		}
-		tracers = append(tracers, t)
-		if worker != 0 {
-			t, err := startTracer("strace", "-f", "-c", "-o", workerOut, "-p", strconv.Itoa(worker))
-			if err != nil {
-				stopTracers(tracers)
-				return p, err
-			}
-			tracers = append(tracers, t)
-		}
-		err = invokeN(n)
-		stopTracers(tracers)
-		if err != nil {
-			return p, err
-		}
-		p.bootstrapCalls, p.bootstrapTotal = readStraceSummary(bootOut, n)
-		if worker != 0 {
-			p.workerCalls, p.workerTotal = readStraceSummary(workerOut, n)
-		}
+	if p.straceNote, err = p.strace(c, n, invokeN, boot, worker); err != nil {
+		return p, err
 	}
-
 	if _, err := exec.LookPath("perf"); err != nil {
 		p.perfNote = "perf not installed (apt-get install linux-perf)"
 		return p, nil
@@ -121,7 +90,7 @@ func profileRow(c *config, r *row, env []string, event []byte) (*profileResult, 
 	if err != nil {
 		return p, err
 	}
-	p.perfGroups, p.perfTopSyms, p.perfSamples, err = perfProfile(data)
+	p.perfGroups, p.perfTopSyms, err = perfProfile(data)
 	if err != nil {
 		p.perfNote = err.Error()
 	}
@@ -129,16 +98,43 @@ func profileRow(c *config, r *row, env []string, event []byte) (*profileResult, 
 	return p, nil
 }
 
+// strace counts the system calls of the runtime and of its worker during n invocations, and
+// returns why it could not when strace is missing.
+func (p *profileResult) strace(c *config, n int, invokeN func(int) error, boot, worker int) (string, error) {
+	if _, err := exec.LookPath("strace"); err != nil {
+		return "strace not installed", nil
+	}
+	var tracers []*tracer
+	for i, pid := range []int{boot, worker} {
+		if pid == 0 {
+			continue
+		}
+		t, err := startTracer("strace", "-f", "-c", "-o", filepath.Join(c.tmp, fmt.Sprintf("strace-%d.txt", i)), "-p", strconv.Itoa(pid))
+		if err != nil {
+			stopTracers(tracers)
+			return "", err
+		}
+		tracers = append(tracers, t)
+	}
+	err := invokeN(n)
+	stopTracers(tracers)
+	p.bootstrapCalls, p.bootstrapTotal = readStraceSummary(filepath.Join(c.tmp, "strace-0.txt"), n)
+	if worker != 0 {
+		p.workerCalls, p.workerTotal = readStraceSummary(filepath.Join(c.tmp, "strace-1.txt"), n)
+	}
+	return "", err
+}
+
 // tracer is a running strace or perf attached to processes.
 type tracer struct {
 	cmd    *exec.Cmd
-	stderr *tailBuffer
+	stderr *rietest.SyncBuffer
 }
 
 // startTracer starts a tracer in its own process group and waits until it says it attached.
 func startTracer(name string, args ...string) (*tracer, error) {
 	cmd := exec.Command(name, args...)
-	buf := &tailBuffer{max: 64 << 10}
+	buf := &rietest.SyncBuffer{}
 	cmd.Stdout, cmd.Stderr = buf, buf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
@@ -228,13 +224,13 @@ var schedSymbols = map[string]bool{
 var goBinaries = map[string]bool{"bootstrap": true, "echo-worker": true}
 
 // perfProfile reads a perf.data file and returns its samples grouped by process and by place (Go
-// package, shared library, or kernel scheduling versus the rest of the kernel), the busiest
-// symbols outside the kernel, and the number of samples.
-func perfProfile(data string) ([]perfGroup, []string, int, error) {
+// package, shared library, or kernel scheduling versus the rest of the kernel) and the busiest
+// symbols outside the kernel.
+func perfProfile(data string) ([]perfGroup, []string, error) {
 	out, err := exec.Command("perf", "report", "-i", data, "--stdio", "--no-children",
 		"--sort", "comm,dso,sym", "--percent-limit", "0").Output()
 	if err != nil {
-		return nil, nil, 0, fmt.Errorf("perf report: %w", err)
+		return nil, nil, fmt.Errorf("perf report: %w", err)
 	}
 	groups := map[[2]string]float64{}
 	var syms []string
@@ -251,15 +247,15 @@ func perfProfile(data string) ([]perfGroup, []string, int, error) {
 		where := dso
 		switch {
 		case dso == "[kernel.kallsyms]" && schedSymbols[sym]:
-			where = "kernel: context switches, wake-ups"
+			where = "kernel (switches, wake-ups)"
 		case dso == "[kernel.kallsyms]":
-			where = "kernel: system calls, TCP, pipes, faults"
+			where = "kernel (the rest)"
 		case goBinaries[dso]:
 			where = "Go " + goPackage(sym)
 		}
 		groups[[2]string{comm, where}] += pct
 		if dso != "[kernel.kallsyms]" && len(syms) < 12 && pct >= 0.5 {
-			syms = append(syms, fmt.Sprintf("%5.1f%%  %-10s %s", pct, comm, sym))
+			syms = append(syms, fmt.Sprintf("%s `%s` %.1f%%", comm, sym, pct))
 		}
 	}
 	var gs []perfGroup
@@ -267,7 +263,7 @@ func perfProfile(data string) ([]perfGroup, []string, int, error) {
 		gs = append(gs, perfGroup{comm: k[0], where: k[1], pct: v})
 	}
 	sort.Slice(gs, func(i, j int) bool { return gs[i].pct > gs[j].pct })
-	return gs, syms, sampleCount(string(out)), nil
+	return gs, syms, nil
 }
 
 // goPackage is the package of a Go symbol: "net/http" for "net/http.(*Transport).roundTrip",
@@ -280,23 +276,4 @@ func goPackage(sym string) string {
 	}
 	pkg := sym[:slash+1+dot]
 	return strings.TrimPrefix(pkg, "github.com/polyboot/")
-}
-
-// sampleCount reads the number of samples from perf report's comment lines, or 0.
-func sampleCount(header string) int {
-	for _, line := range strings.Split(header, "\n") {
-		// "# Samples: 248  of event 'cpu-clock'", or "2K"
-		if rest, ok := strings.CutPrefix(line, "# Samples: "); ok {
-			n, _, _ := strings.Cut(strings.TrimSpace(rest), " ")
-			mult := 1
-			if strings.HasSuffix(n, "K") {
-				mult, n = 1000, strings.TrimSuffix(n, "K")
-			}
-			v, err := strconv.Atoi(n)
-			if err == nil {
-				return v * mult
-			}
-		}
-	}
-	return 0
 }

@@ -7,8 +7,11 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
+	"runtime"
 	"strings"
+	"time"
+
+	"github.com/polyboot/polyboot/internal/rietest"
 )
 
 // row is one runtime the benchmark measures.
@@ -23,65 +26,40 @@ type row struct {
 	floor     bool     // the aws-lambda-go row every figure is compared with
 	baseline  bool     // the curl baseline
 	compact   bool     // the runtime answers with the event in compact form (aws-lambda-go)
-	interp    string   // interpreter path, for the record
 	version   string   // interpreter version, for the record
 	bareStart []string // argv of the interpreter doing nothing, for the cold start's share; nil: none
 	missing   string   // why the row cannot run; "" when it can
 }
 
-// interpreters found on this machine.
+// interpreters found on this machine, as the tests find them (internal/rietest). Python paths are
+// resolved to the real executable (sys.executable), so that a pyenv shim's start is not measured.
 type interpreters struct {
-	bash, bashVersion       string
-	tclsh, tclVersion       string
-	python27, python27Ver   string
-	python3, python3Version string
+	bash, bashVersion     string
+	tclsh, tclVersion     string
+	python27, python27Ver string
+	python3, python3Ver   string
 }
 
-// findInterpreters looks the interpreters up as the brief says: bash and tclsh on PATH; Python
-// 2.7 as python2.7 or python2 on PATH that really runs, else pyenv's versions/2.7*; python3 as
-// given, else on PATH. Python paths are resolved to the real executable (sys.executable), so that
-// a pyenv shim's start-up is not measured.
 func findInterpreters(python3 string) interpreters {
 	var in interpreters
 	if p, err := exec.LookPath("bash"); err == nil {
-		in.bash = p
-		in.bashVersion = output(p, "-c", "echo $BASH_VERSION")
+		in.bash, in.bashVersion = p, output(p, "-c", "echo $BASH_VERSION")
 	}
-	for _, name := range []string{"tclsh8.6", "tclsh"} {
-		p, err := exec.LookPath(name)
-		if err != nil {
-			continue
-		}
-		cmd := exec.Command(p)
+	if in.tclsh = rietest.Tclsh(); in.tclsh != "" {
+		cmd := exec.Command(in.tclsh)
 		cmd.Stdin = strings.NewReader("puts [info patchlevel]")
-		if out, err := cmd.Output(); err == nil && strings.HasPrefix(strings.TrimSpace(string(out)), "8.6") {
-			in.tclsh, in.tclVersion = p, strings.TrimSpace(string(out))
-			break
-		}
+		out, _ := cmd.Output()
+		in.tclVersion = strings.TrimSpace(string(out))
 	}
-	var py2 []string
-	for _, name := range []string{"python2.7", "python2"} {
-		if p, err := exec.LookPath(name); err == nil {
-			py2 = append(py2, p)
-		}
-	}
-	if root := output("pyenv", "root"); root != "" {
-		found, _ := filepath.Glob(filepath.Join(root, "versions", "2.7*", "bin", "python2.7"))
-		sort.Sort(sort.Reverse(sort.StringSlice(found)))
-		py2 = append(py2, found...)
-	}
-	for _, c := range py2 {
-		if exe, ver := pythonInfo(c); strings.HasPrefix(ver, "2.7") {
-			in.python27, in.python27Ver = exe, ver
-			break
-		}
+	if p := rietest.Python27(); p != "" {
+		in.python27, in.python27Ver = pythonInfo(p)
 	}
 	if python3 == "" {
-		python3, _ = exec.LookPath("python3")
+		python3 = rietest.Python3()
 	}
 	if python3 != "" {
 		if exe, ver := pythonInfo(python3); strings.HasPrefix(ver, "3.") {
-			in.python3, in.python3Version = exe, ver
+			in.python3, in.python3Ver = exe, ver
 		}
 	}
 	return in
@@ -89,12 +67,8 @@ func findInterpreters(python3 string) interpreters {
 
 // pythonInfo runs python and returns its real executable and its version, or "" when it fails.
 func pythonInfo(python string) (exe, version string) {
-	out := output(python, "-c", "import sys, platform; print(sys.executable); print(platform.python_version())")
-	lines := strings.Split(out, "\n")
-	if len(lines) != 2 {
-		return "", ""
-	}
-	return strings.TrimSpace(lines[0]), strings.TrimSpace(lines[1])
+	exe, version, _ = strings.Cut(output(python, "-c", "import sys, platform; print(sys.executable); print(platform.python_version())"), "\n")
+	return exe, version
 }
 
 // output runs a command and returns its trimmed standard output, or "" when it fails.
@@ -108,85 +82,68 @@ func output(name string, args ...string) string {
 
 // buildRows lays out the task folders under work and returns the rows in table order.
 func buildRows(c *config, in interpreters) ([]*row, error) {
-	task := func(name string, files map[string]string) (string, error) {
-		dir := filepath.Join(c.work, "task-"+name)
-		if err := os.RemoveAll(dir); err != nil {
-			return "", fmt.Errorf("clearing %s: %w", dir, err)
-		}
-		if err := os.MkdirAll(dir, 0o755); err != nil {
-			return "", fmt.Errorf("creating %s: %w", dir, err)
-		}
-		for dst, src := range files {
-			if err := copyFile(src, filepath.Join(dir, dst)); err != nil {
-				return "", err
-			}
-		}
-		return dir, nil
-	}
 	h := func(name string) string { return filepath.Join(c.handlers, name) }
-	layerBootstrap := filepath.Join(c.layerDir, "bootstrap")
+	layer := filepath.Join(c.layerDir, "bootstrap")
 	missing := func(what, path string) string {
 		if path == "" {
 			return what + " NOT FOUND"
 		}
 		return ""
 	}
-
-	var rows []*row
-	add := func(r *row, files map[string]string) error {
-		if r.missing != "" {
-			rows = append(rows, r)
-			return nil
-		}
-		dir, err := task(r.key, files)
-		if err != nil {
-			return err
-		}
-		r.taskDir = dir
-		rows = append(rows, r)
-		return nil
+	python := func(name, key, exe, ver, miss string) (*row, map[string]string) {
+		return &row{name: name, key: key, bootstrap: layer, handler: "function.handler", worker: true, version: ver,
+			missing:   missing(miss, exe),
+			env:       []string{"POLYBOOT_PYTHON=" + exe, "PYTHONDONTWRITEBYTECODE=1"},
+			bareStart: []string{exe, "-u", "-c", "pass"}}, map[string]string{"function.py": h("function.py")}
 	}
+	py27, py27Files := python("polyboot Python 2.7", "pb-py27", in.python27, in.python27Ver, "Python 2.7 (python2.7/python2 on PATH, or pyenv's versions/2.7*)")
+	py3, py3Files := python("polyboot python3", "pb-py3", in.python3, in.python3Ver, "python3")
 	steps := []struct {
 		r     *row
 		files map[string]string
 	}{
 		{&row{name: "aws-lambda-go (floor)", key: "go", bootstrap: c.echoGo, handler: "bootstrap",
-			floor: true, compact: true, interp: "-", version: "aws-lambda-go " + c.lambdaGoVersion}, map[string]string{}},
-		{&row{name: "polyboot + Go echo worker", key: "pb-native", bootstrap: layerBootstrap,
-			handler: "echo-worker.handler", worker: true, interp: c.echoWorker, version: "no interpreter"},
+			floor: true, compact: true, version: "aws-lambda-go " + c.lambdaGoVersion}, nil},
+		{&row{name: "polyboot + Go echo worker", key: "pb-native", bootstrap: layer,
+			handler: "echo-worker.handler", worker: true, version: "no interpreter"},
 			map[string]string{"echo-worker": c.echoWorker}},
-		{&row{name: "polyboot bash", key: "pb-bash", bootstrap: layerBootstrap, handler: "function.handler",
-			worker: true, interp: in.bash, version: in.bashVersion, missing: missing("bash", in.bash),
+		{&row{name: "polyboot bash", key: "pb-bash", bootstrap: layer, handler: "function.handler",
+			worker: true, version: in.bashVersion, missing: missing("bash", in.bash),
 			env:       []string{"POLYBOOT_BASH=" + in.bash},
 			bareStart: []string{in.bash, "--noprofile", "--norc", "-c", ":"}},
 			map[string]string{"function.sh": h("function.sh")}},
-		{&row{name: "polyboot Tcl", key: "pb-tcl", bootstrap: layerBootstrap, handler: "function.handler",
-			worker: true, interp: in.tclsh, version: in.tclVersion, missing: missing("tclsh 8.6", in.tclsh),
+		{&row{name: "polyboot Tcl", key: "pb-tcl", bootstrap: layer, handler: "function.handler",
+			worker: true, version: in.tclVersion, missing: missing("tclsh 8.6", in.tclsh),
 			env:       []string{"POLYBOOT_TCLSH=" + in.tclsh},
 			bareStart: []string{in.tclsh, "/dev/null"}},
 			map[string]string{"function.tcl": h("function.tcl")}},
-		{&row{name: "polyboot Python 2.7", key: "pb-py27", bootstrap: layerBootstrap, handler: "function.handler",
-			worker: true, interp: in.python27, version: in.python27Ver,
-			missing:   missing("Python 2.7 (python2.7/python2 on PATH, or pyenv's versions/2.7*)", in.python27),
-			env:       []string{"POLYBOOT_PYTHON=" + in.python27, "PYTHONDONTWRITEBYTECODE=1"},
-			bareStart: []string{in.python27, "-u", "-c", "pass"}},
-			map[string]string{"function.py": h("function.py")}},
-		{&row{name: "polyboot python3", key: "pb-py3", bootstrap: layerBootstrap, handler: "function.handler",
-			worker: true, interp: in.python3, version: in.python3Version, missing: missing("python3", in.python3),
-			env:       []string{"POLYBOOT_PYTHON=" + in.python3, "PYTHONDONTWRITEBYTECODE=1"},
-			bareStart: []string{in.python3, "-u", "-c", "pass"}},
-			map[string]string{"function.py": h("function.py")}},
+		{py27, py27Files},
+		{py3, py3Files},
 		{&row{name: "curl baseline (tutorial)", key: "curl", bootstrap: filepath.Join(c.baseline, "bootstrap"),
-			handler: "function.handler", baseline: true, interp: in.bash, version: in.bashVersion,
-			missing: missing("bash", in.bash)},
+			handler: "function.handler", baseline: true, version: in.bashVersion, missing: missing("bash", in.bash)},
 			map[string]string{"function.sh": h("function.sh")}},
 	}
+	var rows []*row
 	for _, s := range steps {
 		if !c.wants(s.r.key) && !s.r.floor {
 			continue
 		}
-		if err := add(s.r, s.files); err != nil {
-			return nil, err
+		rows = append(rows, s.r)
+		if s.r.missing != "" {
+			logf("*** %s: %s: THIS ROW IS NOT MEASURED ***", s.r.name, s.r.missing)
+			continue
+		}
+		s.r.taskDir = filepath.Join(c.work, "task-"+s.r.key)
+		if err := os.RemoveAll(s.r.taskDir); err != nil {
+			return nil, fmt.Errorf("clearing %s: %w", s.r.taskDir, err)
+		}
+		if err := os.MkdirAll(s.r.taskDir, 0o755); err != nil {
+			return nil, fmt.Errorf("creating %s: %w", s.r.taskDir, err)
+		}
+		for dst, src := range s.files {
+			if err := copyFile(src, filepath.Join(s.r.taskDir, dst)); err != nil {
+				return nil, err
+			}
 		}
 	}
 	return rows, nil
@@ -195,14 +152,13 @@ func buildRows(c *config, in interpreters) ([]*row, error) {
 // copyFile copies src to dst with src's permission bits.
 func copyFile(src, dst string) error {
 	fi, err := os.Stat(src)
-	if err != nil {
-		return fmt.Errorf("copying %s: %w", src, err)
+	if err == nil {
+		var b []byte
+		if b, err = os.ReadFile(src); err == nil {
+			err = os.WriteFile(dst, b, fi.Mode().Perm())
+		}
 	}
-	b, err := os.ReadFile(src)
 	if err != nil {
-		return fmt.Errorf("copying %s: %w", src, err)
-	}
-	if err := os.WriteFile(dst, b, fi.Mode().Perm()); err != nil {
 		return fmt.Errorf("copying %s: %w", src, err)
 	}
 	return nil
@@ -218,4 +174,26 @@ func (r *row) expected(event []byte) []byte {
 		return nil
 	}
 	return b.Bytes()
+}
+
+// machine describes where the benchmark ran.
+type machine struct {
+	date, cpus, cpu, kernel, goVersion, loadBefore, loadAfter string
+	interpreters                                              string
+}
+
+func describeMachine(in interpreters) machine {
+	found := func(name, version, path string) string {
+		if version == "" {
+			return name + " NOT FOUND"
+		}
+		return strings.TrimSpace(name + " " + version + " " + path)
+	}
+	return machine{
+		date: time.Now().UTC().Format("2006-01-02 15:04 UTC"), cpus: fmt.Sprint(runtime.NumCPU()), cpu: cpuModel(),
+		kernel: readTrimmed("/proc/sys/kernel/osrelease"), goVersion: runtime.Version(),
+		loadBefore: loadAverage(),
+		interpreters: strings.Join([]string{found("bash", in.bashVersion, ""), found("tclsh", in.tclVersion, in.tclsh),
+			found("Python", in.python27Ver, in.python27), found("python3", in.python3Ver, in.python3)}, ", "),
+	}
 }
