@@ -117,7 +117,7 @@ func (l *Loop) serve(ctx context.Context, inv *protocol.Invocation) error {
 	}
 	body, report := l.Worker.Invoke(ictx, l.enforced(inv))
 	if report == nil && len(body) > protocol.MaxResponseSize {
-		report = tooLargeReport(len(body))
+		report = protocol.ResponseTooLarge(int64(len(body)))
 	}
 	if report != nil {
 		return l.fail(pctx, inv, l.ended(ctx, report))

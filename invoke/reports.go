@@ -10,19 +10,13 @@ import (
 // Error types the loop itself reports (docs/errors.md).
 const (
 	// ErrTypeResponseTooLarge is reported for a response over the Runtime API's 6 MB limit.
-	ErrTypeResponseTooLarge = "Function.ResponseSizeTooLarge"
+	ErrTypeResponseTooLarge = protocol.ErrTypeResponseSizeTooLarge
 	// ErrTypeInvalidDeadline is reported for an invocation whose Lambda-Runtime-Deadline-Ms header
 	// is not a number.
 	ErrTypeInvalidDeadline = "Runtime.InvalidDeadline"
 	// errTypeTimeout is Lambda's timeout type, as the supervisor reports it.
 	errTypeTimeout = "Sandbox.Timedout"
 )
-
-func tooLargeReport(size int) *protocol.ErrorReport {
-	return protocol.Errorf(ErrTypeResponseTooLarge,
-		"Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).",
-		size, protocol.MaxResponseSize)
-}
 
 func invalidDeadlineReport(bad *protocol.InvalidDeadlineError) *protocol.ErrorReport {
 	return protocol.Errorf(ErrTypeInvalidDeadline,
