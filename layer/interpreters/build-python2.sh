@@ -38,7 +38,9 @@ LIBS=(libssl.so.1.1 libcrypto.so.1.1 libffi.so.7 libsqlite3.so.0 libexpat.so.1 l
 #   Lambda); pydoc_data (help() texts); bsddb, dbm and curses/readline (need Berkeley DB, ncurses
 #   and GNU readline: terminals and local databases have no use in a function, and readline is
 #   GPL-3); nis (needs libnsl/libtirpc; no NIS on Lambda).
+# shellcheck disable=SC2034 # read by install_stdlib (common.sh) through a nameref
 DROP_DIRS=(test lib2to3 ensurepip lib-tk pydoc_data bsddb curses dist-packages)
+# shellcheck disable=SC2034 # read by install_stdlib (common.sh) through a nameref
 DROP_MODULES=(_bsddb dbm _curses _curses_panel readline nis _testcapi _ctypes_test)
 
 main() {
@@ -58,18 +60,8 @@ main() {
 
 	# The standard library: libpython2.7-minimal has the core (os, site, re, ...), and
 	# libpython2.7-stdlib the rest with lib-dynload's extension modules.
-	local py="$out/lib/python2.7" d m
-	mkdir -p "$py"
-	cp -a "$root/libpython2.7-minimal/usr/lib/python2.7/." "$py/"
-	cp -a "$root/libpython2.7-stdlib/usr/lib/python2.7/." "$py/"
-	for d in "${DROP_DIRS[@]}"; do
-		[[ -d "$py/$d" ]] || die "expected $d in the standard library"
-		rm -rf "${py:?}/$d"
-	done
-	for m in "${DROP_MODULES[@]}"; do
-		[[ -f "$py/lib-dynload/$m.$TRIPLET.so" ]] || die "expected $m in lib-dynload"
-		rm -f "$py/lib-dynload/$m.$TRIPLET.so"
-	done
+	local py="$out/lib/python2.7"
+	install_stdlib "$root" 2.7 "$py" "$TRIPLET.so" DROP_DIRS DROP_MODULES
 	rm -f "$py/pdb.doc"
 	# Debian's sitecustomize.py is a symlink to /etc/python2.7/sitecustomize.py; ours points the
 	# bundled OpenSSL at the system's CA bundle (see the file).

@@ -143,6 +143,26 @@ deb_field() {
 	sed -n "s/^$2: //p" <<<"$stanza" | head -n1
 }
 
+# install_stdlib ROOT VERSION DEST SOEXT DIRS MODULES copies the standard library of
+# libpythonVERSION-minimal and libpythonVERSION-stdlib (unpacked under ROOT) into DEST, then removes
+# the folders named in the array DIRS and the extension modules lib-dynload/NAME.SOEXT named in the
+# array MODULES; each must be there (a changed package fails the build instead of shipping them).
+install_stdlib() {
+	local root="$1" version="$2" dest="$3" soext="$4" d m
+	local -n drop_dirs="$5" drop_modules="$6"
+	mkdir -p "$dest"
+	cp -a "$root/libpython$version-minimal/usr/lib/python$version/." "$dest/"
+	cp -a "$root/libpython$version-stdlib/usr/lib/python$version/." "$dest/"
+	for d in "${drop_dirs[@]}"; do
+		[[ -d "$dest/$d" ]] || die "expected $d in the standard library"
+		rm -rf "${dest:?}/$d"
+	done
+	for m in "${drop_modules[@]}"; do
+		[[ -f "$dest/lib-dynload/$m.$soext" ]] || die "expected $m in lib-dynload"
+		rm -f "$dest/lib-dynload/$m.$soext"
+	done
+}
+
 # deb_file PKG VERSION prints the file name apt-get download gives that .deb
 # (NAME_VERSION_ARCH.deb, with an epoch's colon written %3a).
 deb_file() {

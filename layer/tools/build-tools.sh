@@ -42,7 +42,9 @@ GLIBC_SONAMES=" libc.so.6 libm.so.6 libpthread.so.0 libdl.so.2 librt.so.1 libuti
 
 # Standard library parts left out (Debian ships Tk, idlelib, lib2to3 and ensurepip apart): tests,
 # help texts, and the modules whose libraries are not bundled (ncurses, readline, Berkeley DB, NIS).
+# shellcheck disable=SC2034 # read by install_stdlib (common.sh) through a nameref
 PY_DROP_DIRS=(test pydoc_data curses)
+# shellcheck disable=SC2034 # read by install_stdlib (common.sh) through a nameref
 PY_DROP_MODULES=(_ctypes_test _curses _curses_panel _dbm nis readline _testbuffer _testcapi
 	_testimportmultiple _testinternalcapi _testmultiphase _xxsubinterpreters _xxtestfuzz xxlimited
 	ossaudiodev)
@@ -100,19 +102,10 @@ rpath() {
 # add_python OUT ROOT: Python 3.9's interpreter and standard library, and the Python packages
 # in lib/python3/dist-packages (where Debian's site.py looks, relative to sys.prefix).
 add_python() {
-	local out="$1" root="$2" py="$1/lib/python3.9" d m pkg
+	local out="$1" root="$2" py="$1/lib/python3.9" d pkg
 	install -m 0755 "$root/python3.9-minimal/usr/bin/python3.9" "$out/bin/python3.9"
-	mkdir -p "$py" "$out/lib/python3/dist-packages"
-	cp -a "$root/libpython3.9-minimal/usr/lib/python3.9/." "$py/"
-	cp -a "$root/libpython3.9-stdlib/usr/lib/python3.9/." "$py/"
-	for d in "${PY_DROP_DIRS[@]}"; do
-		[[ -d "$py/$d" ]] || die "expected $d in the standard library"
-		rm -rf "${py:?}/$d"
-	done
-	for m in "${PY_DROP_MODULES[@]}"; do
-		[[ -f "$py/lib-dynload/$m.cpython-39-$TRIPLET.so" ]] || die "expected $m in lib-dynload"
-		rm -f "$py/lib-dynload/$m.cpython-39-$TRIPLET.so"
-	done
+	mkdir -p "$out/lib/python3/dist-packages"
+	install_stdlib "$root" 3.9 "$py" "cpython-39-$TRIPLET.so" PY_DROP_DIRS PY_DROP_MODULES
 	# Debian links one name of the build-time configuration to the other: keep a copy.
 	local link
 	while read -r link; do
