@@ -87,29 +87,12 @@ func scanTail(r *Reply, tail []byte) {
 	}
 }
 
-// setMember sets the member key of r from its JSON value, when it is one r knows and the value
-// has the right type.
+// setMember sets the member key of r from its JSON value, as decoding the reply would: through
+// Reply's own JSON names (a member r does not know, or one of the wrong type, leaves r as it is).
 func setMember(r *Reply, key string, raw json.RawMessage) {
-	var dst any
-	switch key {
-	case "type":
-		dst = &r.Type
-	case "id":
-		dst = &r.ID
-	case "errorType":
-		dst = &r.ErrorType
-	case "errorMessage":
-		dst = &r.Message
-	case "stackTrace":
-		dst = &r.StackTrace
-	case "logTail":
-		dst = &r.LogTail
-	case "final":
-		dst = &r.Final
-	default:
-		return
-	}
-	_ = json.Unmarshal(raw, dst) // a member of the wrong type stays unset
+	name, _ := json.Marshal(key)
+	obj := append(append(append([]byte{'{'}, name...), ':'), raw...)
+	_ = json.Unmarshal(append(obj, '}'), r)
 }
 
 // partialString decodes the JSON string that b (`: "…`, cut anywhere) starts, up to the cut.
