@@ -80,16 +80,10 @@ start_s3() {
 	die "s3serve did not start: $(cat "$log")"
 }
 
-# hide_host_tools binds /dev/null over the machine's python3*, aws, jq and git.
+# hide_host_tools hides the machine's python3*, aws, jq and git (hide_paths).
 hide_host_tools() {
-	local p hidden=()
-	for p in /usr/bin/python3* /usr/local/bin/python3* /usr/bin/aws /usr/local/bin/aws /usr/bin/jq \
-		/usr/local/bin/jq /usr/bin/git /usr/local/bin/git; do
-		[[ -e "$p" ]] || continue
-		mount --bind /dev/null "$(readlink -f "$p")"
-		hidden+=("$p")
-	done
-	printf '    hidden: %s\n' "${hidden[*]:-nothing (none present)}"
+	hide_paths /usr/bin/python3* /usr/local/bin/python3* /usr/bin/aws /usr/local/bin/aws /usr/bin/jq \
+		/usr/local/bin/jq /usr/bin/git /usr/local/bin/git
 }
 
 no_host_tools() {
@@ -159,22 +153,14 @@ jq_handler_e2e() {
 # (lib/libssl.so.1.1, share/doc/zlib1g/copyright, ...) must be byte-identical, since Lambda lays
 # all of a function's layers into one /opt.
 same_as_other_layers() {
-	local other f shared=0
+	local other
 	for other in "$RUNTIME_ZIP" "$DIST_DIR/polyboot-tcl-$ARCH.zip" "$DIST_DIR/polyboot-python2-$ARCH.zip"; do
 		[[ -f "$other" ]] || {
 			echo "$other is missing"
 			return 1
 		}
-		while read -r f; do
-			[[ "$f" == */ ]] && continue
-			shared=$((shared + 1))
-			cmp -s <(unzip -p "$TOOLS_ZIP" "$f") <(unzip -p "$other" "$f") || {
-				echo "$f differs between $TOOLS_ZIP and $other"
-				return 1
-			}
-		done < <(comm -12 <(unzip -Z1 "$TOOLS_ZIP" | LC_ALL=C sort) <(unzip -Z1 "$other" | LC_ALL=C sort))
+		identical_shared_entries "$TOOLS_ZIP" "$other" || return 1
 	done
-	echo "$shared files are also in the runtime, Tcl or Python 2.7 layer, all identical"
 }
 
 make_certs() {

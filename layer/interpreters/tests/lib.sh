@@ -102,20 +102,13 @@ enter_namespace() {
 	exec unshare -m --propagation private env POLYBOOT_IN_NAMESPACE=1 "$1" "$ARCH"
 }
 
-# hide_host_interpreters bind-mounts an empty directory (or /dev/null) over every Tcl and
-# Python 2 this machine has, so that only /opt can provide them. Call it in a private mount
+# hide_paths PATH... bind-mounts an empty directory over each PATH that is a directory and
+# /dev/null over each other one that exists, and prints what it hid. Call it in a private mount
 # namespace only.
-hide_host_interpreters() {
-	local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}" p hidden=() empty="$BUILD_ROOT/empty"
+hide_paths() {
+	local p hidden=() empty="$BUILD_ROOT/empty"
 	mkdir -p "$empty"
-	local paths=(
-		/usr/bin/tclsh8.6 /usr/bin/tclsh8.5 "/usr/lib/$TRIPLET/libtcl8.6.so" "/usr/lib/$TRIPLET/libtcl8.6.so.0"
-		/usr/share/tcltk /usr/lib/tcltk /usr/lib/tcl8.6 /usr/local/lib/tcl8.6
-		/usr/local/bin/tclsh8.6 /usr/local/bin/tclsh /usr/bin/python2.7 /usr/bin/python2 /usr/lib/python2.7
-		/usr/local/bin/python2.7 /usr/local/bin/python2 /usr/local/lib/python2.7
-		"/usr/lib/$TRIPLET/libpython2.7.so.1.0" "$pyenv_root/versions" "$pyenv_root/shims"
-	)
-	for p in "${paths[@]}"; do
+	for p in "$@"; do
 		if [[ -d "$p" && ! -L "$p" ]]; then
 			mount --bind "$empty" "$p"
 		elif [[ -e "$p" ]]; then
@@ -126,6 +119,32 @@ hide_host_interpreters() {
 		hidden+=("$p")
 	done
 	printf '    hidden: %s\n' "${hidden[*]:-nothing (none present)}"
+}
+
+# hide_host_interpreters hides every Tcl and Python 2 this machine has (hide_paths), so that only
+# /opt can provide them.
+hide_host_interpreters() {
+	local pyenv_root="${PYENV_ROOT:-$HOME/.pyenv}"
+	hide_paths /usr/bin/tclsh8.6 /usr/bin/tclsh8.5 "/usr/lib/$TRIPLET/libtcl8.6.so" "/usr/lib/$TRIPLET/libtcl8.6.so.0" \
+		/usr/share/tcltk /usr/lib/tcltk /usr/lib/tcl8.6 /usr/local/lib/tcl8.6 \
+		/usr/local/bin/tclsh8.6 /usr/local/bin/tclsh /usr/bin/python2.7 /usr/bin/python2 /usr/lib/python2.7 \
+		/usr/local/bin/python2.7 /usr/local/bin/python2 /usr/local/lib/python2.7 \
+		"/usr/lib/$TRIPLET/libpython2.7.so.1.0" "$pyenv_root/versions" "$pyenv_root/shims"
+}
+
+# identical_shared_entries ZIP_A ZIP_B fails when a file both zips hold differs between them
+# (Lambda lays all of a function's layers into one /opt), and prints how many they share.
+identical_shared_entries() {
+	local f shared=0
+	while read -r f; do
+		[[ "$f" == */ ]] && continue
+		shared=$((shared + 1))
+		cmp -s <(unzip -p "$1" "$f") <(unzip -p "$2" "$f") || {
+			echo "$f differs between $1 and $2"
+			return 1
+		}
+	done < <(comm -12 <(unzip -Z1 "$1" | LC_ALL=C sort) <(unzip -Z1 "$2" | LC_ALL=C sort))
+	echo "$shared files are in both $(basename "$1") and $(basename "$2"), all identical"
 }
 
 # no_host_interpreters fails if PATH=/usr/local/bin:/usr/bin:/bin still runs a tclsh or python2.

@@ -23,19 +23,9 @@ TCL_ZIP="$(layer_zip tcl)"
 PY_ZIP="$(layer_zip python2)"
 LAYER_PATH=/opt/bin:/usr/bin:/bin
 
-# same_shared_files: entries present in both layers must be byte-identical, since Lambda lays
-# all of a function's layers into one /opt.
+# same_shared_files: entries present in both layers must be byte-identical.
 same_shared_files() {
-	local f shared=0
-	while read -r f; do
-		[[ "$f" == */ ]] && continue
-		shared=$((shared + 1))
-		cmp -s <(unzip -p "$TCL_ZIP" "$f") <(unzip -p "$PY_ZIP" "$f") || {
-			echo "$f differs between the layers"
-			return 1
-		}
-	done < <(comm -12 <(unzip -Z1 "$TCL_ZIP" | LC_ALL=C sort) <(unzip -Z1 "$PY_ZIP" | LC_ALL=C sort))
-	echo "$shared files are in both layers, all identical"
+	identical_shared_entries "$TCL_ZIP" "$PY_ZIP"
 }
 
 tcl_empty_env() {
