@@ -31,7 +31,7 @@ $(BUILD)/bootstrap-$(ARCH): go.mod go.sum $(shell find cmd protocol supervisor r
 layer: $(LAYER_ZIP)
 
 # The extras' downloads go through the shared cache ($(POLYBOOT_CACHE), default build/cache).
-$(EXTRAS_DIR)/.done: $(RUNTIME_EXTRAS) layer/interpreters/common.sh layer/interpreters/tools.sh
+$(EXTRAS_DIR)/.done: $(RUNTIME_EXTRAS) layer/runtime/rootfs.sh layer/interpreters/common.sh layer/interpreters/tools.sh
 	rm -rf $(EXTRAS_DIR) && mkdir -p $(EXTRAS_DIR)
 	for s in $(RUNTIME_EXTRAS); do "$$s" $(ARCH) $(CURDIR)/$(EXTRAS_DIR); done
 	touch $@
