@@ -162,11 +162,11 @@ class Body(object):
     reply. After close() the body takes no more writes, so a thread or forked child of the
     handler that writes late never reaches another invocation's body."""
 
-    def __init__(self, path):
+    def __init__(self, path, pid):
         self._path = path
         self._fd = None
         self._closed = False
-        self._pid = os.getpid()
+        self._pid = pid  # the adapter's (Channel.pid): no getpid per invocation
 
     def write(self, data):
         """Write data (bytes) to the FIFO, opening it first if needed."""
@@ -1078,7 +1078,7 @@ def handle(channel, handler, encoder, invoke):
     _Current.request_id = invoke.request_id
     _Current.tenant_id = invoke.tenant_id
     _set_trace_id(invoke.trace_id)
-    body = Body(invoke.body)
+    body = Body(invoke.body, channel.pid)
     try:
         data, error = _run(handler, encoder, invoke, channel, body)
         _flush_stdio()
