@@ -119,6 +119,8 @@ func (inProcessEcho) Invoke(_ context.Context, inv *protocol.Invocation) ([]byte
 
 func (inProcessEcho) Start(context.Context) error { return nil }
 
+func (inProcessEcho) Warm() bool { return true }
+
 // newEchoWorker returns a supervisor.Worker running this test binary as the echo worker, started.
 func newEchoWorker(tb testing.TB) *supervisor.Worker {
 	tb.Helper()

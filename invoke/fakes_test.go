@@ -150,6 +150,8 @@ type fakeWorker struct {
 	start  func(call int) error
 	// startCtx, when set, is called instead of start, with Start's context.
 	startCtx func(ctx context.Context, call int) error
+	// warm, when set, is what Warm reports (by default false: Start is called before every Next).
+	warm func() bool
 
 	mu     sync.Mutex
 	starts int
@@ -163,6 +165,10 @@ func (w *fakeWorker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]by
 		return []byte("ok " + inv.RequestID), nil
 	}
 	return w.invoke(ctx, inv)
+}
+
+func (w *fakeWorker) Warm() bool {
+	return w.warm != nil && w.warm()
 }
 
 func (w *fakeWorker) Start(ctx context.Context) error {

@@ -31,6 +31,9 @@ type Worker interface {
 	Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport)
 	// Start makes sure the worker is warm again after a failure; it is a no-op when it is.
 	Start(ctx context.Context) error
+	// Warm reports whether Start would have nothing to do (the worker is running), so that a warm
+	// worker costs the loop no goroutine per invocation.
+	Warm() bool
 }
 
 var _ RuntimeAPI = (*protocol.Client)(nil)

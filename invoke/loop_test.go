@@ -390,6 +390,25 @@ func TestRunStartsWorkerBeforeEachNext(t *testing.T) {
 	}
 }
 
+// TestRunLeavesAWarmWorker checks that a worker that says it is warm is not started again: a
+// warm invocation costs the loop no Start (and no goroutine to run it), and a worker that goes
+// cold between invocations is started again before the next one.
+func TestRunLeavesAWarmWorker(t *testing.T) {
+	h := newHarness(invocation("r1"), invocation("r2"), invocation("r3"))
+	warm := map[string]bool{"invoke r1": true, "invoke r2": false, "invoke r3": true}
+	h.worker.warm = func() bool {
+		calls := h.rec.without("next")
+		return len(calls) > 1 && warm[calls[len(calls)-2]]
+	}
+	if err := h.run(t); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{"start", "invoke r1", "respond r1", "invoke r2", "respond r2", "start", "invoke r3", "respond r3"}
+	if got := h.rec.without("next"); !reflect.DeepEqual(got, want) {
+		t.Errorf("calls\n got %q\nwant %q", got, want)
+	}
+}
+
 // TestRunStartsWorkerWhileWaiting checks that a slow worker start overlaps the wait on /next
 // instead of coming after it.
 func TestRunStartsWorkerWhileWaiting(t *testing.T) {

@@ -20,6 +20,9 @@ type warming struct {
 // the restart is not added to the invocation that failed (the Runtime API counts it done only
 // when the runtime asks for the next one). A start already in progress goes on.
 func (l *Loop) warm(ctx context.Context) {
+	if (l.starting == nil || !l.starting.running) && l.Worker.Warm() {
+		return
+	}
 	w := l.starting
 	if w == nil || w.ctx.Err() != nil {
 		sctx, cancel := context.WithCancel(ctx)

@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"golang.org/x/sys/unix"
 
@@ -70,12 +71,27 @@ func (d *bodyDir) remove() {
 }
 
 // bodyFifo is one invocation's body FIFO, open for reading.
+//
+// A collected body that fits the pipe (setPipeSize) needs no reader until the reply: the handler's
+// writes never wait, and end takes the bytes from the pipe on the caller's goroutine. So a reader
+// goroutine (a Pump, on Go's poller) starts only for a streamed body, for an invocation that runs
+// longer than bodyReaderAfter (its body may be longer than the pipe, whose writer then waits), or
+// for a pipe the kernel would not enlarge. Until then the descriptor is not even on the poller, so
+// the handler's writes wake no thread of the bootstrap: a warm invocation's small body costs no
+// goroutine hand-off and no wake-up.
 type bodyFifo struct {
 	path string
-	f    *os.File
-	pump *Pump // nil until start
+	fd   int      // -1 once closed
+	big  bool     // the pipe holds at least pipeSize bytes
+	f    *os.File // fd on the poller, once the reader starts
+	pump *Pump    // nil until the reader starts
 	sink *bodySink
+	buf  []byte // the reader's buffer
 }
+
+// bodyReaderAfter is how long an invocation runs before its collected body gets a reader of its
+// own: a body longer than the pipe waits at most this long for one.
+const bodyReaderAfter = time.Millisecond
 
 // newFifo creates and opens the next FIFO of the folder.
 func (d *bodyDir) newFifo() (*bodyFifo, error) {
@@ -89,41 +105,77 @@ func (d *bodyDir) newFifo() (*bodyFifo, error) {
 		_ = os.Remove(path)
 		return nil, fmt.Errorf("opening the body FIFO: %w", &os.PathError{Op: "open", Path: path, Err: err})
 	}
-	f := os.NewFile(uintptr(fd), path) // non-blocking: served by the poller
-	setPipeSize(f)
-	return &bodyFifo{path: path, f: f}, nil
+	return &bodyFifo{path: path, fd: fd, big: setPipeSizeFd(fd) >= pipeSize}, nil
 }
 
-// start begins reading the FIFO into sink, with buf as the read buffer.
+// start makes sink the FIFO's sink, with buf as the read buffer, and starts its reader at once
+// when the body is streamed or the pipe is small; otherwise the invocation starts it later
+// (needsReader, startReader) or never.
 func (b *bodyFifo) start(sink *bodySink, buf []byte) error {
-	pump, err := newPump(b.f, sink.write, buf, true)
+	b.sink, b.buf = sink, buf
+	if sink.queue != nil || !b.big {
+		return b.startReader()
+	}
+	return nil
+}
+
+// needsReader reports whether the body has no reader yet and must get one (startReader) if the
+// invocation runs on past bodyReaderAfter.
+func (b *bodyFifo) needsReader() bool {
+	return b.pump == nil && b.fd >= 0
+}
+
+// startReader starts reading the FIFO continuously into the sink.
+func (b *bodyFifo) startReader() error {
+	f := os.NewFile(uintptr(b.fd), b.path) // non-blocking: served by the poller
+	pump, err := newPump(f, b.sink.write, b.buf, true)
 	if err != nil {
+		f.Close()
+		b.fd = -1
 		return err
 	}
-	b.sink, b.pump = sink, pump
+	b.f, b.pump = f, pump
 	return nil
 }
 
 // end drains what the pipe holds into the sink, which then takes no more bytes, and closes the
-// FIFO (see close). ctx bounds the drain (a sink that streams may wait for its stream). A stream queue is left
-// to finish what it holds.
+// FIFO if it had a reader (see close). ctx bounds the drain (a sink that streams may wait for its
+// stream). A stream queue is left to finish what it holds.
 func (b *bodyFifo) end(ctx context.Context) error {
+	if b.pump == nil {
+		// No reader ever ran: what the pipe holds is all the body, taken here.
+		drainFd(b.fd, b.buf, true, b.sink.write)
+		b.sink.closed = true // the FIFO itself is closed off the invocation's path (retire)
+		return nil
+	}
 	err := b.pump.Sync(ctx, func() { b.sink.closed = true })
 	b.shut(false)
 	return err
 }
 
 // close closes the FIFO, dropping what a stream queue still holds; it may be called again, and
-// after end. The FIFO is unlinked later (process.prepareBody), off the invocation's path: with
-// its reader gone it can take no bytes, and no invocation names its path again.
+// after end. The FIFO is unlinked later (retire), during the next invocation: with its reader gone
+// it can take no bytes, and no invocation names its path again.
 func (b *bodyFifo) close() {
 	b.shut(true)
 }
 
-// shut stops the pump, closes the FIFO, and closes the stream queue, aborted first
+// retire closes the FIFO if it is still open and unlinks it; b may be nil. Only a FIFO without a
+// reader (end took its body) is still open here, until the next invocation's line is written: a
+// background job of the handler that writes meanwhile has its bytes dropped (the sink is closed,
+// and no one reads that pipe again), and gets EPIPE once retire has run.
+func (b *bodyFifo) retire() {
+	if b == nil {
+		return
+	}
+	b.close()
+	_ = os.Remove(b.path)
+}
+
+// shut stops the reader, closes the FIFO, and closes the stream queue, aborted first
 // when abort is set (a pump blocked on a stalled stream then gives up, so that it can stop).
 func (b *bodyFifo) shut(abort bool) {
-	if b.f == nil {
+	if b.fd < 0 {
 		return
 	}
 	var q *streamQueue
@@ -134,17 +186,17 @@ func (b *bodyFifo) shut(abort bool) {
 		q.cancel()
 	}
 	if b.pump != nil {
-		b.pump.Close()
+		b.pump.Close() // closes b.f
 	} else {
-		b.f.Close()
+		_ = unix.Close(b.fd)
 	}
 	if q != nil {
 		q.stop() // the pump is gone: no put can follow
 	}
-	b.f = nil
+	b.fd = -1
 }
 
-// bodySink takes one invocation's body bytes from the FIFO's pump, on the pump's goroutine only:
+// bodySink takes one invocation's body bytes from the FIFO's reader, on one goroutine at a time:
 // it keeps at most limit+1 of them (counting and dropping the rest, so that the handler is never
 // blocked), or passes them all to a stream queue. The trimmer, when set, comes first.
 type bodySink struct {

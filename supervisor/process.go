@@ -28,10 +28,11 @@ type process struct {
 	logs  *Pump
 	split *lineSplitter // owned by the logs pump's goroutine
 	dir   *bodyDir      // the process's body FIFOs
-	// The next invocation's FIFO is made while the worker is idle (mkfifo costs about 100 µs on
-	// ext4): next gets it from the goroutine making it, and pending says one is on its way.
-	next    chan preparedFifo
-	pending bool
+	// FIFO upkeep (mkfifo costs 20-100 µs on ext4) is done while the worker runs a handler, by
+	// prepareBody: next is the FIFO made for the next invocation (or nextErr why it could not be
+	// made), retired the last invocation's, to close and unlink.
+	next, retired *bodyFifo
+	nextErr       error
 	// Body buffers: buf collects the next body; spare is the previous response's, still held by
 	// Invoke's caller until the next Invoke. readBuf is the body pumps' read buffer (one pump runs
 	// at a time).
@@ -92,7 +93,6 @@ func startProcess(sp *Spawner, argv []string, dir string, env []string, sink Log
 		out:     outR,
 		split:   &lineSplitter{sink: sink},
 		dir:     bodies,
-		next:    make(chan preparedFifo, 1),
 		readBuf: make([]byte, pumpBufferSize),
 		lines:   make(chan lineOrErr, 1),
 		exited:  make(chan struct{}),
@@ -120,38 +120,25 @@ func startProcess(sp *Spawner, argv []string, dir string, env []string, sink Log
 	return p, nil
 }
 
-// preparedFifo is a FIFO made ahead of its invocation, or why it could not be.
-type preparedFifo struct {
-	f   *bodyFifo
-	err error
-}
-
-// prepareBody starts making the next invocation's FIFO, unless that is under way, after unlinking
-// the FIFO retire of the invocation that ended, when it is not "". Both cost a journaled
-// directory update (about 100 µs on ext4), done while the worker is idle.
-func (p *process) prepareBody(retire string) {
-	if p.pending {
-		if retire != "" {
-			_ = os.Remove(retire)
-		}
-		return
+// prepareBody closes and unlinks the last invocation's FIFO and makes the next invocation's, unless
+// that is done. Invoke calls it once the invoke line is written: the system calls then overlap the
+// handler's run instead of adding to the invocation's time or competing with the result's post.
+func (p *process) prepareBody() {
+	p.retired.retire()
+	p.retired = nil
+	if p.next == nil && p.nextErr == nil {
+		p.next, p.nextErr = p.dir.newFifo()
 	}
-	p.pending = true
-	go func() {
-		if retire != "" {
-			_ = os.Remove(retire)
-		}
-		f, err := p.dir.newFifo()
-		p.next <- preparedFifo{f: f, err: err}
-	}()
 }
 
-// takeFifo returns the FIFO made ahead, waiting for it if need be.
+// takeFifo returns the FIFO made ahead, or makes one.
 func (p *process) takeFifo() (*bodyFifo, error) {
-	p.prepareBody("")
-	r := <-p.next
-	p.pending = false
-	return r.f, r.err
+	if p.next == nil && p.nextErr == nil {
+		p.prepareBody()
+	}
+	b, err := p.next, p.nextErr
+	p.next, p.nextErr = nil, nil
+	return b, err
 }
 
 // openBody takes the next invocation's body FIFO and starts reading it: into the process's body
@@ -242,12 +229,26 @@ func makeRaw(f *os.File) error {
 	return unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
 }
 
-func setPipeSize(f *os.File) {
+// setPipeSize asks the kernel to make f's pipe pipeSize bytes and returns the size it has, 0 if
+// that cannot be told.
+func setPipeSize(f *os.File) int {
+	size := 0
 	if raw, err := f.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) {
-			_, _, _ = syscall.Syscall(syscall.SYS_FCNTL, fd, syscall.F_SETPIPE_SZ, pipeSize)
-		})
+		_ = raw.Control(func(fd uintptr) { size = setPipeSizeFd(int(fd)) })
 	}
+	return size
+}
+
+// setPipeSizeFd is setPipeSize on a descriptor.
+func setPipeSizeFd(fd int) int {
+	n, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, pipeSize)
+	if err != nil { // over the limit of an unprivileged user, say: keep the size it has
+		n, err = unix.FcntlInt(uintptr(fd), unix.F_GETPIPE_SZ, 0)
+	}
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // wait reaps the process, then kills what is left of its process group: a handler's background
@@ -281,12 +282,9 @@ func (p *process) release() {
 		p.out.Close()
 	}
 	p.logs.Close()
-	if p.pending {
-		if r := <-p.next; r.f != nil {
-			r.f.close()
-		}
-		p.pending = false
-	}
+	p.retired.retire()
+	p.next.retire()
+	p.retired, p.next = nil, nil
 	p.dir.remove()
 }
 

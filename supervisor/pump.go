@@ -118,30 +118,43 @@ func (p *Pump) serve(req syncRequest, buf []byte, eof bool) {
 }
 
 // drain reads until the pipe is empty, or, for a bounded pump, the bytes the pipe held when drain
-// began (FIONREAD). It
-// reads through Control with raw system calls, which a read deadline does not affect.
+// began (FIONREAD).
 func (p *Pump) drain(buf []byte) {
-	_ = p.raw.Control(func(fd uintptr) {
-		left, err := unix.IoctlGetInt(int(fd), unix.TIOCINQ) // FIONREAD
-		bounded := p.bounded && err == nil
-		for !bounded || left > 0 {
-			want := buf
-			if bounded {
-				want = buf[:min(left, len(buf))]
-			}
-			n, err := syscall.Read(int(fd), want)
-			if n > 0 {
-				p.sink(buf[:n])
-				left -= n
-			}
-			if errors.Is(err, syscall.EINTR) {
-				continue
-			}
-			if err != nil || n <= 0 {
-				return
-			}
+	drainRaw(p.raw, buf, p.bounded, p.sink)
+}
+
+// drainRaw is drainFd on the descriptor of raw, through Control: its raw system calls are not
+// affected by a read deadline.
+func drainRaw(raw syscall.RawConn, buf []byte, bounded bool, sink func([]byte)) {
+	_ = raw.Control(func(fd uintptr) { drainFd(int(fd), buf, bounded, sink) })
+}
+
+// drainFd passes to sink what the non-blocking pipe fd holds: until it is empty, or, when
+// bounded, the bytes it held when drainFd began (FIONREAD), so that a writer that never stops
+// cannot hold it up.
+func drainFd(fd int, buf []byte, bounded bool, sink func([]byte)) {
+	left := 0
+	if bounded {
+		n, err := unix.IoctlGetInt(fd, unix.TIOCINQ) // FIONREAD
+		left, bounded = n, err == nil
+	}
+	for !bounded || left > 0 {
+		want := buf
+		if bounded {
+			want = buf[:min(left, len(buf))]
 		}
-	})
+		n, err := syscall.Read(fd, want)
+		if n > 0 {
+			sink(buf[:n])
+			left -= n
+		}
+		if errors.Is(err, syscall.EINTR) {
+			continue
+		}
+		if err != nil || n <= 0 {
+			return
+		}
+	}
 }
 
 // Sync runs fn on the pump's goroutine once every byte written to the pipe before Sync was called

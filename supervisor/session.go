@@ -9,6 +9,8 @@ import (
 	"syscall"
 	"time"
 
+	"golang.org/x/sys/unix"
+
 	"github.com/polyboot/polyboot/protocol"
 )
 
@@ -42,11 +44,13 @@ func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Wr
 		return nil, protocol.Errorf(ErrTypeBodyStream, "%v", err)
 	}
 	defer func() {
-		b.close()
+		if b.pump != nil {
+			b.close() // its reader and stream queue stop before Invoke returns
+		}
 		if w.proc == p {
-			p.prepareBody(b.path) // while the result is posted and the next invocation awaited
+			p.retired = b // closed and unlinked during the next invocation (prepareBody)
 		} else {
-			_ = os.Remove(b.path) // the process is gone, and with it the FIFO's folder, usually
+			b.retire() // the process is gone, and with it the FIFO's folder, usually
 		}
 	}()
 	w.busy.Store(p)
@@ -55,7 +59,7 @@ func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Wr
 	// The worker answers with the id as the invoke line carried it (bytes that are not UTF-8 as
 	// U+FFFD); the result is still the invocation's, posted to its own id.
 	id := protocol.LineString(inv.RequestID)
-	reply, report := w.exchange(ctx, p, id, invoked)
+	reply, report := w.exchange(ctx, p, b, id, invoked)
 	if report != nil {
 		return nil, report
 	}
@@ -75,20 +79,24 @@ func enforced(ctx context.Context, inv *protocol.Invocation) *protocol.Invocatio
 }
 
 // exchange writes the invoke line in w.line and waits for the reply, or for the worker's death or
-// the deadline, which it reports. requestID is in its invoke line form (protocol.LineString).
-func (w *Worker) exchange(ctx context.Context, p *process, requestID string, invoked time.Time) (lineOrErr, *protocol.ErrorReport) {
+// the deadline, which it reports; it starts the body's reader if the invocation runs long enough
+// to need one. requestID is in its invoke line form (protocol.LineString).
+func (w *Worker) exchange(ctx context.Context, p *process, b *bodyFifo, requestID string, invoked time.Time) (lineOrErr, *protocol.ErrorReport) {
 	started := time.Now()
-	written := make(chan error, 1)
-	go func(line []byte) {
-		_, err := p.in.Write(line)
-		written <- err
-	}(w.line)
+	written := writeLine(p.in, w.line)
+	p.prepareBody() // while the worker reads the line and runs the handler
 	// endWrite makes sure the write has ended: the next invocation reuses the line's buffer.
 	endWrite := func() {
 		p.in.Close() // unblocks a write still in progress
 		if written != nil {
 			<-written
 		}
+	}
+	var readerDue <-chan time.Time
+	if b.needsReader() {
+		t := time.NewTimer(bodyReaderAfter)
+		defer t.Stop()
+		readerDue = t.C
 	}
 	// A reply may only come once the whole line was read; the line's write ends first.
 	for {
@@ -110,6 +118,15 @@ func (w *Worker) exchange(ctx context.Context, p *process, requestID string, inv
 			if err != nil {
 				p.killGroup(syscall.SIGKILL)
 			}
+		case <-readerDue:
+			readerDue = nil
+			if err := b.startReader(); err != nil {
+				p.killGroup(syscall.SIGKILL)
+				<-p.exited
+				endWrite()
+				w.discard(ctx, p)
+				return lineOrErr{}, protocol.Errorf(ErrTypeBodyStream, "reading the response body: %v", err)
+			}
 		case <-p.exited:
 			endWrite()
 			// An adapter that answered and then exited has still answered.
@@ -124,6 +141,30 @@ func (w *Worker) exchange(ctx context.Context, p *process, requestID string, inv
 			return lineOrErr{}, w.timedOut(ctx, p, invoked)
 		}
 	}
+}
+
+// writeLine writes line to the channel in. What the pipe takes at once is written here; the rest,
+// if any, by a goroutine whose result the returned channel gives. It returns nil when the whole
+// line was written (a warm invocation's event fits the pipe: no goroutine).
+func writeLine(in *os.File, line []byte) <-chan error {
+	n := 0
+	if raw, err := in.SyscallConn(); err == nil {
+		_ = raw.Write(func(fd uintptr) bool {
+			if m, err := unix.Write(int(fd), line); err == nil {
+				n = m
+			}
+			return true // one attempt, never a wait
+		})
+	}
+	if n == len(line) {
+		return nil
+	}
+	written := make(chan error, 1)
+	go func(rest []byte) {
+		_, err := in.Write(rest)
+		written <- err
+	}(line[n:])
+	return written
 }
 
 // awaitWrite waits for the invoke line's write to end after the reply came. The write ends soon

@@ -10,6 +10,19 @@ import (
 	"github.com/polyboot/polyboot/protocol"
 )
 
+// Warm reports whether the worker process runs (as far as the supervisor knows: one that exited
+// a moment ago is found by Start or Invoke), so that Start would have nothing to do.
+func (w *Worker) Warm() bool {
+	if p := w.proc; p != nil {
+		select {
+		case <-p.exited:
+		default:
+			return true
+		}
+	}
+	return false
+}
+
 // Start makes sure the worker process runs and has loaded the handler. A handler that cannot be
 // loaded gives a *protocol.ErrorReport (from the adapter's init_error line, or Runtime.ExitError
 // when the process died first). A process that exited since it was started is replaced.
@@ -65,7 +78,6 @@ func (w *Worker) firstLine(ctx context.Context, p *process, l lineOrErr) error {
 			l.reply.SpokenVersion(), protocol.Version)
 	case l.reply.Type == protocol.ReplyReady:
 		w.proc = p
-		p.prepareBody("")
 		return nil
 	case l.reply.Type == protocol.ReplyInitError:
 		w.discard(ctx, p)

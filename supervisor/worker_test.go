@@ -805,3 +805,26 @@ func TestWorkerLeavesNoGoroutines(t *testing.T) {
 	}
 	goleak.VerifyNone(t, goleak.IgnoreTopFunction("github.com/polyboot/polyboot/supervisor.(*Spawner).run"))
 }
+
+// TestWorkerWarm checks that Warm tells a running worker from one that Start would have to start:
+// before the first start, and after the worker died.
+func TestWorkerWarm(t *testing.T) {
+	t.Parallel()
+	w, _ := testWorker(t, "ready")
+	if w.Warm() {
+		t.Error("Warm before any start")
+	}
+	mustInvoke(t, w, "r1", `{}`)
+	if !w.Warm() {
+		t.Error("not Warm after an invocation")
+	}
+	if _, report := invoke(t, w, "r2", `{"do":"exit","code":3}`); report == nil || report.Type != ErrTypeExit {
+		t.Fatalf("exit: report %v", report)
+	}
+	if w.Warm() {
+		t.Error("Warm after the worker died")
+	}
+	if err := w.Start(context.Background()); err != nil || !w.Warm() {
+		t.Errorf("Start: %v; Warm %v", err, w.Warm())
+	}
+}

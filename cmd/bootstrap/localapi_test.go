@@ -21,6 +21,8 @@ type echoWorker struct{ starts int }
 
 func (w *echoWorker) Start(context.Context) error { w.starts++; return nil }
 
+func (w *echoWorker) Warm() bool { return w.starts > 0 }
+
 func (w *echoWorker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
 	if string(inv.Payload) == "big" {
 		return bytes.Repeat([]byte("x"), protocol.MaxResponseSize+1), nil

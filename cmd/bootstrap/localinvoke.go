@@ -61,6 +61,7 @@ func runLocal(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 		fmt.Fprintf(stderr, "bootstrap invoke: %v (see bootstrap invoke --help)\n", err)
 		return exitUsage
 	}
+	limitProcs(e, 1)
 	if len(*events) == 0 {
 		*events = []string{""}
 	}

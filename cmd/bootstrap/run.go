@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"syscall"
@@ -85,6 +86,7 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		log.Error("bad setting", zap.Error(err))
 		return 2
 	}
+	limitProcs(e, n)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, syscall.SIGINT)
 	defer stop()
 
@@ -110,6 +112,18 @@ func run(ctx context.Context, args, environ []string, stdout, stderr io.Writer) 
 		return 1
 	}
 	return 0
+}
+
+// limitProcs lets at most as many threads run Go code at once (GOMAXPROCS) as invocations are
+// served at once, n, unless GOMAXPROCS is set. Each invoke loop does one thing at a time (its
+// goroutines hand work to each other and wait on pipes and sockets), so more Ps only spin looking
+// for work and hand goroutines across threads; on Lambda's one or two vCPUs that CPU time is taken
+// from the handler and from the Runtime API. Measured under the emulator (bench/profile-notes.md):
+// a warm invocation 0.07× of aws-lambda-go's time faster with one P than with two.
+func limitProcs(e env, n int) {
+	if e.get("GOMAXPROCS") == "" && n < runtime.GOMAXPROCS(0) {
+		runtime.GOMAXPROCS(n)
+	}
 }
 
 // concurrency reads AWS_LAMBDA_MAX_CONCURRENCY (set on Lambda Managed Instances): how many

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bytes"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
@@ -40,5 +41,33 @@ func TestInitTimeoutSetting(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), "POLYBOOT_INIT_TIMEOUT_MS") {
 			t.Errorf("POLYBOOT_INIT_TIMEOUT_MS=%s: %v, want it refused", bad, err)
 		}
+	}
+}
+
+// TestLimitProcs checks that the bootstrap runs no more Ps than invocations at once, and leaves a
+// GOMAXPROCS the environment sets.
+func TestLimitProcs(t *testing.T) {
+	before := runtime.GOMAXPROCS(0)
+	defer runtime.GOMAXPROCS(before)
+	tests := []struct {
+		name  string
+		env   env
+		n     int
+		start int
+		want  int
+	}{
+		{"one invocation at once", env{}, 1, 4, 1},
+		{"fewer invocations than CPUs", env{}, 2, 4, 2},
+		{"more invocations than CPUs", env{}, 8, 4, 4},
+		{"GOMAXPROCS set", env{"GOMAXPROCS": "4"}, 1, 4, 4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			runtime.GOMAXPROCS(tt.start)
+			limitProcs(tt.env, tt.n)
+			if got := runtime.GOMAXPROCS(0); got != tt.want {
+				t.Errorf("GOMAXPROCS %d, want %d", got, tt.want)
+			}
+		})
 	}
 }
