@@ -74,10 +74,38 @@ proc ::json::decode {text} {
 }
 
 proc ::json::impl::Decode {text} {
+    if {[DeepPrefix $text]} {
+        Validate $text   ;# raises the depth error, with its position
+    }
     if {[::string length $text] >= 3072 && [DirectPaysOff $text] && [Direct $text value]} {
         return $value
     }
     return [DecodeSplit $text]
+}
+
+# DeepPrefix text -- 1 when the first 64 KB or the first 1 MB of the text open at least maxDepth
+# more brackets and braces than they close, as the usual hostile texts do (an object in an object,
+# a million times): too deep (or, when some of them are in strings, the scanner will tell), known
+# by a few string maps, without the passes of the fast paths. (A deep text that this misses is
+# still checked in linear time: Flatten and NestingStatus.)
+proc ::json::impl::DeepPrefix {text} {
+    variable maxDepth
+    if {[::string length $text] <= $maxDepth} {
+        return 0
+    }
+    foreach n {65536 1048576} {
+        set prefix [::string range $text 0 $n-1]
+        set length [::string length $prefix]
+        set opened [expr {$length - [::string length [::string map {\[ "" \{ ""} $prefix]]}]
+        set closed [expr {$length - [::string length [::string map {\] "" \} ""} $prefix]]}]
+        if {$opened - $closed >= $maxDepth} {
+            return 1
+        }
+        if {$length < $n} {
+            return 0
+        }
+    }
+    return 0
 }
 
 # DecodeSplit text -- json::decode by the general path: Prepare, and on failure Validate.
@@ -148,15 +176,26 @@ proc ::json::impl::Direct {text valueVar} {
     if {![regexp $directRE $text]} {
         return 0
     }
-    # ... and they nest as the JSON grammar says (as GrammarStatus checks), within the depth its
-    # passes reach: deeper texts go to Prepare and the scanner (the passes would be slow there).
-    if {![WithinPassDepth $text]} {
-        return 0
-    }
-    set skeleton $text
-    set pass 0
-    while {![regexp $directValueRE $skeleton]} {
-        if {[incr pass] > 22 || ![regsub -all $directContainerRE $skeleton # skeleton]} {
+    # ... and they nest as the JSON grammar says (as GrammarStatus checks them: by passes within
+    # the depth they reach, else by Flatten and NestingStatus).
+    if {[WithinPassDepth $text]} {
+        set skeleton $text
+        set pass 0
+        while {![regexp $directValueRE $skeleton]} {
+            if {[incr pass] > 22 || ![regsub -all $directContainerRE $skeleton # skeleton]} {
+                return 0
+            }
+        }
+    } else {
+        if {[DeepPrefix $text]} {
+            return 0   ;# too deep (its strings hold no brackets): Decode's scanner tells where
+        }
+        set skeleton $text
+        set levels [Flatten $directContainerRE skeleton]
+        # What is left as a skeleton: a string is one token, braces escaped, no whitespace.
+        regsub -all {"[^"]*"} $skeleton \x01 skeleton
+        set skeleton [::string map {\{ \\\{ \} \\\} " " ""} $skeleton]
+        if {[NestingStatus $skeleton $levels] ne "ok"} {
             return 0
         }
     }
@@ -222,12 +261,7 @@ proc ::json::impl::Prepare {text fmtVar stringsVar} {
             break
         }
     }
-    if {[WithinPassDepth $skeleton]} {
-        set status [GrammarStatus $skeleton]
-    } else {
-        # Deeper than the passes of GrammarStatus reach: the scanner decides, in linear time.
-        set status unsure
-    }
+    set status [GrammarStatus $skeleton]
     if {$status eq "invalid"} {
         return invalid
     }
@@ -258,20 +292,118 @@ proc ::json::impl::LexicallyValid {skeleton} {
 
 # GrammarStatus skeleton -- checks the whitespace-free skeleton against the JSON grammar: arrays
 # and objects up to three levels deep are reduced to "#" until one value is left; each pass
-# removes three levels of nesting, usually in one long match. Returns ok, invalid, or unsure
-# when the nesting is too deep for this check (see Prepare).
+# removes three levels of nesting everywhere, usually in one long match. A skeleton nested deeper
+# than those passes reach (WithinPassDepth) is reduced by them only while they take much of it
+# away (Flatten: the records of a deep text); what is left, its deep spine, on which a pass would
+# take a fraction of a second per megabyte and remove three levels, is checked by NestingStatus
+# in one walk. Returns ok, invalid, or unsure (NestingStatus).
 proc ::json::impl::GrammarStatus {skeleton} {
     variable valueRE
     variable containerRE
-    for {set pass 0} {$pass < 22} {incr pass} {
-        if {[regexp $valueRE $skeleton]} {
-            return ok
+    if {[WithinPassDepth $skeleton]} {
+        for {set pass 0} {$pass < 22} {incr pass} {
+            if {[regexp $valueRE $skeleton]} {
+                return ok
+            }
+            if {![regsub -all $containerRE $skeleton # skeleton]} {
+                return invalid
+            }
         }
-        if {![regsub -all $containerRE $skeleton # skeleton]} {
-            return invalid
+        return unsure
+    }
+    if {[DeepPrefix $skeleton]} {
+        return unsure   ;# strings are gone from the skeleton: a long one no longer hides a deep spine
+    }
+    set levels [Flatten $containerRE skeleton]
+    return [NestingStatus $skeleton $levels]
+}
+
+# Flatten re skeletonVar -- reduces the containers that re matches in the text in skeletonVar to
+# "#" for as long as a pass takes at least an eighth of the text away, four passes at most (the
+# records of a deep text take one or two); returns how many levels of nesting a "#" may then
+# stand for (each pass reduces up to three).
+proc ::json::impl::Flatten {re skeletonVar} {
+    upvar 1 $skeletonVar skeleton
+    for {set passes 0} {$passes < 4} {incr passes} {
+        set before [::string length $skeleton]
+        if {![regsub -all $re $skeleton # reduced] || 8 * ($before - [::string length $reduced]) < $before} {
+            break
+        }
+        set skeleton $reduced
+    }
+    return [expr {3 * $passes}]
+}
+
+# NestingStatus skeleton reduced -- GrammarStatus by a walk over the skeleton's tokens with a stack:
+# linear in the skeleton at any depth, one step of Tcl per token. The tokens are already known to
+# be right (LexicallyValid); this checks their order and nesting. reduced is how many levels of
+# nesting "#" may stand for: a text that may then nest deeper than maxDepth is unsure (Validate
+# reports the depth exactly).
+proc ::json::impl::NestingStatus {skeleton reduced} {
+    variable maxDepth
+    variable tokenRE
+    set stack ""    ;# one character per open container: o (object) or a (array)
+    set state value ;# value, first (a value or the close), key, firstkey (a key or the close), colon, after
+    # The tokens, a chunk at a time (cut after a ',', which ends no token but itself), so that a
+    # text found too deep early is not tokenized to its end.
+    for {set from 0} {$from < [::string length $skeleton]} {set from [expr {$to + 1}]} {
+        set to [::string first , $skeleton [expr {$from + 65536}]]
+        if {$to < 0} {
+            set to [::string length $skeleton]
+        }
+        foreach token [regexp -all -inline $tokenRE [::string range $skeleton $from $to]] {
+            switch -exact -- $token {
+                "\\\{" - "\[" {
+                    if {$state ni {value first}} {
+                        return invalid
+                    }
+                    if {[::string length $stack] + $reduced >= $maxDepth} {
+                        return unsure
+                    }
+                    if {$token eq "\["} {
+                        append stack a
+                        set state first
+                    } else {
+                        append stack o
+                        set state firstkey
+                    }
+                }
+                "\]" - "\\\}" {
+                    set want [expr {$token eq "\]" ? "a" : "o"}]
+                    if {$state ni {after first firstkey} || [::string index $stack end] ne $want
+                            || ($state eq "first" && $want ne "a")
+                            || ($state eq "firstkey" && $want ne "o")} {
+                        return invalid
+                    }
+                    set stack [::string range $stack 0 end-1]
+                    set state after
+                }
+                "," {
+                    if {$state ne "after" || $stack eq ""} {
+                        return invalid
+                    }
+                    set state [expr {[::string index $stack end] eq "o" ? "key" : "value"}]
+                }
+                ":" {
+                    if {$state ne "colon"} {
+                        return invalid
+                    }
+                    set state value
+                }
+                default {
+                    # A string, a scalar or a reduced container: a key where a key is due.
+                    if {$token eq "\x01" && $state in {key firstkey}} {
+                        set state colon
+                    } elseif {$state in {value first}} {
+                        set state after
+                    } else {
+                        return invalid
+                    }
+                }
+            }
         }
     }
-    return unsure
+    return [expr {$stack eq "" && $state eq "after" ? "ok" : "invalid"}]
 }
 
 # WithinPassDepth text -- 1 when the brackets and braces of text nest at most passDepth levels
@@ -308,6 +440,11 @@ namespace eval ::json::impl {
             set v "(?:$value|$container)"
         }
         set containerRE $container
+
+        # The tokens of a skeleton, for NestingStatus: an escaped brace, a bracket, ':', ',', a
+        # reduced container, a string, or a scalar.
+        variable tokenRE {\\[{}]|[],:#\x01[]|[}
+        append tokenRE $scalarChars {]+}
 
         # Text whose brackets and braces nest at most passDepth levels (22 passes of 3 levels).
         variable passDepth 66
