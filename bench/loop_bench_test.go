@@ -109,10 +109,10 @@ func (f *fakeAPI) roundTrip(tb testing.TB, ev []byte) {
 // inProcessEcho is an invoke.Worker that answers with the event, without a process.
 type inProcessEcho struct{}
 
-func (inProcessEcho) Invoke(_ context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+func (inProcessEcho) Invoke(_ context.Context, inv *protocol.Invocation) ([]byte, error) {
 	ev, err := protocol.PrepareEvent(inv.Payload)
 	if err != nil {
-		return nil, protocol.Errorf("Runtime.UnmarshalError", "%v", err)
+		return nil, &supervisor.Error{Kind: supervisor.KindEvent, Msg: err.Error()}
 	}
 	return ev, nil
 }
@@ -238,9 +238,9 @@ func BenchmarkWorkerInvoke(b *testing.B) {
 			b.ReportAllocs()
 			b.ResetTimer()
 			for i := 0; i < b.N; i++ {
-				body, report := w.Invoke(ctx, inv)
-				if report != nil {
-					b.Fatal(report)
+				body, err := w.Invoke(ctx, inv)
+				if err != nil {
+					b.Fatal(err)
 				}
 				if len(body) != len(inv.Payload) {
 					b.Fatalf("body of %d bytes, want %d", len(body), len(inv.Payload))

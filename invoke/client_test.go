@@ -59,13 +59,13 @@ func TestRunWithRuntimeAPIClient(t *testing.T) {
 
 	rec := &recorder{}
 	worker := &fakeWorker{rec: rec}
-	worker.invoke = func(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+	worker.invoke = func(ctx context.Context, inv *protocol.Invocation) ([]byte, error) {
 		if d, ok := ctx.Deadline(); !ok || !d.Equal(time.UnixMilli(deadline).Add(-100*time.Millisecond)) {
 			t.Errorf("%s: invocation deadline %v, want %v", inv.RequestID, d, time.UnixMilli(deadline).Add(-100*time.Millisecond))
 		}
 		switch inv.RequestID {
 		case "r2":
-			return nil, &protocol.ErrorReport{Type: "Function.NonZeroExit", Message: "exit 3", StackTrace: []string{"line 1"}}
+			return nil, handlerErr(&protocol.ErrorReport{Type: "Function.NonZeroExit", Message: "exit 3", StackTrace: []string{"line 1"}})
 		case "r3":
 			return bytes.Repeat([]byte("x"), protocol.MaxResponseSize+1), nil
 		}

@@ -33,7 +33,7 @@ func TestRunTellsTheEnforcedDeadline(t *testing.T) {
 			h.loop.Margin = tt.margin
 			var told int64
 			var ctxDeadline time.Time
-			h.worker.invoke = func(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+			h.worker.invoke = func(ctx context.Context, inv *protocol.Invocation) ([]byte, error) {
 				told = inv.DeadlineMs
 				ctxDeadline, _ = ctx.Deadline()
 				return []byte("ok"), nil

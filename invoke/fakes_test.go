@@ -17,6 +17,7 @@ import (
 
 	"github.com/polyboot/polyboot/invoke"
 	"github.com/polyboot/polyboot/protocol"
+	"github.com/polyboot/polyboot/supervisor"
 )
 
 // TestMain fails the package's tests when any of them leaves a goroutine running.
@@ -142,11 +143,21 @@ func (a *fakeAPI) record(ctx context.Context, p post, result func(string, int) e
 	return nil
 }
 
+// handlerErr is the error of a handler that failed with report, as a worker returns it.
+func handlerErr(report *protocol.ErrorReport) error {
+	return &supervisor.HandlerError{Report: report}
+}
+
+// timeoutErr is the error of an invocation that ran out of time, as a worker returns it.
+func timeoutErr(msg string) error {
+	return &supervisor.Error{Kind: supervisor.KindTimeout, Msg: msg}
+}
+
 // fakeWorker is a Worker whose Invoke answers with invoke (by default the body "ok <id>") and whose
 // Start returns what start returns (by default nil).
 type fakeWorker struct {
 	rec    *recorder
-	invoke func(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport)
+	invoke func(ctx context.Context, inv *protocol.Invocation) ([]byte, error)
 	start  func(call int) error
 	// startCtx, when set, is called instead of start, with Start's context.
 	startCtx func(ctx context.Context, call int) error
@@ -159,7 +170,7 @@ type fakeWorker struct {
 
 var _ invoke.Worker = (*fakeWorker)(nil)
 
-func (w *fakeWorker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+func (w *fakeWorker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, error) {
 	w.rec.add("invoke %s", inv.RequestID)
 	if w.invoke == nil {
 		return []byte("ok " + inv.RequestID), nil

@@ -3,7 +3,9 @@
 //
 // One concern per file: loop.go serves invocations, warm.go restarts the worker between them,
 // shutdown.go gives the invocation in progress its grace on SIGTERM, retry.go decides what is sent
-// again, stream.go streams responses, reports.go builds the errors the loop itself reports.
+// again, stream.go streams responses, errors.go turns the worker's errors into the error reports
+// posted (Report, the one place where their Lambda error types are chosen), reports.go builds the
+// errors the loop itself reports.
 package invoke
 
 import (
@@ -25,10 +27,11 @@ type RuntimeAPI interface {
 	Fail(ctx context.Context, requestID string, report *protocol.ErrorReport) error
 }
 
-// Worker runs invocations; *supervisor.Worker implements it.
+// Worker runs invocations; *supervisor.Worker implements it. Its errors are posted as Report
+// makes them.
 type Worker interface {
 	// Invoke runs one invocation until ctx expires and returns its body or its error.
-	Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport)
+	Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, error)
 	// Start makes sure the worker is warm again after a failure; it is a no-op when it is.
 	Start(ctx context.Context) error
 	// Warm reports whether Start would have nothing to do (the worker is running), so that a warm
@@ -118,14 +121,23 @@ func (l *Loop) serve(ctx context.Context, inv *protocol.Invocation) error {
 	if sw, ok := l.Worker.(StreamWorker); ok && l.Stream != nil {
 		return l.serveStream(ctx, pctx, ictx, sw, inv)
 	}
-	body, report := l.Worker.Invoke(ictx, l.enforced(inv))
-	if report == nil && len(body) > protocol.MaxResponseSize {
-		report = protocol.ResponseTooLarge(int64(len(body)))
-	}
-	if report != nil {
+	body, err := l.Worker.Invoke(ictx, l.enforced(inv))
+	if report := failure(body, err); report != nil {
 		return l.fail(pctx, inv, l.ended(ctx, report))
 	}
 	return l.post(pctx, inv, "response", func() error { return l.API.Respond(pctx, inv.RequestID, body) })
+}
+
+// failure is the report of an invocation whose worker answered body and err, or nil when body is
+// its response.
+func failure(body []byte, err error) *protocol.ErrorReport {
+	switch {
+	case err != nil:
+		return Report(err)
+	case len(body) > protocol.MaxResponseSize:
+		return protocol.ResponseTooLarge(int64(len(body)))
+	}
+	return nil
 }
 
 // enforced returns the invocation as the worker is to see it: with the deadline the loop enforces

@@ -14,6 +14,7 @@ import (
 
 	"github.com/polyboot/polyboot/invoke"
 	"github.com/polyboot/polyboot/protocol"
+	"github.com/polyboot/polyboot/supervisor"
 )
 
 func TestRunPostsOneResultPerInvocation(t *testing.T) {
@@ -22,10 +23,10 @@ func TestRunPostsOneResultPerInvocation(t *testing.T) {
 	valueError := &protocol.ErrorReport{Type: "ValueError", Message: "bad", StackTrace: []string{"f.py:1"}}
 	tests := []struct {
 		name     string
-		body     []byte                // what the worker answers
-		report   *protocol.ErrorReport // what the worker answers
-		respond  error                 // what Respond answers
-		fail     error                 // what Fail answers
+		body     []byte // what the worker answers
+		err      error  // what the worker answers
+		respond  error  // what Respond answers
+		fail     error  // what Fail answers
 		wantKind string
 		wantBody []byte
 		wantType string // of the report, for a fail
@@ -34,8 +35,12 @@ func TestRunPostsOneResultPerInvocation(t *testing.T) {
 	}{
 		{name: "response", body: []byte(`{"ok":true}`), wantKind: "respond", wantBody: []byte(`{"ok":true}`)},
 		{name: "empty response", wantKind: "respond", wantBody: nil},
-		{name: "worker error", report: valueError, wantKind: "fail", wantType: "ValueError", wantMsg: "bad"},
-		{name: "worker error with a body", body: []byte("partial"), report: valueError, wantKind: "fail", wantType: "ValueError", wantMsg: "bad"},
+		{name: "worker error", err: handlerErr(valueError), wantKind: "fail", wantType: "ValueError", wantMsg: "bad"},
+		{name: "worker error with a body", body: []byte("partial"), err: handlerErr(valueError), wantKind: "fail", wantType: "ValueError", wantMsg: "bad"},
+		{
+			name: "supervisor error", err: &supervisor.Error{Kind: supervisor.KindExit, Msg: "the worker exited after 3ms: exit status 1"},
+			wantKind: "fail", wantType: invoke.ErrTypeExit, wantMsg: "the worker exited after 3ms: exit status 1",
+		},
 		{
 			name: "response of exactly 6 MB", body: bytes.Repeat([]byte("x"), protocol.MaxResponseSize),
 			wantKind: "respond", wantBody: bytes.Repeat([]byte("x"), protocol.MaxResponseSize),
@@ -57,7 +62,7 @@ func TestRunPostsOneResultPerInvocation(t *testing.T) {
 			wantLog: "runtime api refused the response",
 		},
 		{
-			name: "error refused", report: valueError,
+			name: "error refused", err: handlerErr(valueError),
 			fail:     &protocol.StatusError{Op: "error", Status: 400, Body: "bad request"},
 			wantKind: "fail", wantType: "ValueError", wantMsg: "bad",
 			wantLog: "runtime api refused the error",
@@ -66,8 +71,8 @@ func TestRunPostsOneResultPerInvocation(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(invocation("r1"), invocation("r2"))
-			h.worker.invoke = func(context.Context, *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
-				return tt.body, tt.report
+			h.worker.invoke = func(context.Context, *protocol.Invocation) ([]byte, error) {
+				return tt.body, tt.err
 			}
 			h.api.respond = func(string, int) error { return tt.respond }
 			h.api.fail = func(string, int) error { return tt.fail }
@@ -114,7 +119,7 @@ func TestRunEndsOnHTTPStatus(t *testing.T) {
 		script    []answer
 		respond   error
 		fail      error
-		report    *protocol.ErrorReport
+		err       error // what the worker answers
 		wantCalls []string
 		wantPosts int
 	}{
@@ -138,7 +143,7 @@ func TestRunEndsOnHTTPStatus(t *testing.T) {
 		{
 			name:      "502 on an error",
 			script:    []answer{invocation("r1"), invocation("r2")},
-			report:    &protocol.ErrorReport{Type: "E"},
+			err:       handlerErr(&protocol.ErrorReport{Type: "E"}),
 			fail:      &protocol.StatusError{Op: "error", Status: 502},
 			wantCalls: []string{"next", "invoke r1", "fail r1"},
 		},
@@ -146,8 +151,8 @@ func TestRunEndsOnHTTPStatus(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(tt.script...)
-			h.worker.invoke = func(_ context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
-				return []byte("ok"), tt.report
+			h.worker.invoke = func(_ context.Context, inv *protocol.Invocation) ([]byte, error) {
+				return []byte("ok"), tt.err
 			}
 			h.api.respond = func(string, int) error { return tt.respond }
 			h.api.fail = func(string, int) error { return tt.fail }
@@ -216,8 +221,8 @@ func TestRunGivesUpOnNext(t *testing.T) {
 func TestRunRetriesPosts(t *testing.T) {
 	tests := []struct {
 		name      string
-		report    *protocol.ErrorReport
-		failures  int // connection failures before the post goes through
+		err       error // what the worker answers
+		failures  int   // connection failures before the post goes through
 		wantErr   bool
 		wantCalls []string
 	}{
@@ -226,7 +231,7 @@ func TestRunRetriesPosts(t *testing.T) {
 			wantCalls: []string{"next", "invoke r1", "respond r1", "respond r1", "respond r1", "next"},
 		},
 		{
-			name: "error after one failure", failures: 1, report: &protocol.ErrorReport{Type: "E"},
+			name: "error after one failure", failures: 1, err: handlerErr(&protocol.ErrorReport{Type: "E"}),
 			wantCalls: []string{"next", "invoke r1", "fail r1", "fail r1", "next"},
 		},
 		{
@@ -234,15 +239,15 @@ func TestRunRetriesPosts(t *testing.T) {
 			wantCalls: []string{"next", "invoke r1", "respond r1", "respond r1", "respond r1"},
 		},
 		{
-			name: "error never goes through", failures: 3, report: &protocol.ErrorReport{Type: "E"}, wantErr: true,
+			name: "error never goes through", failures: 3, err: handlerErr(&protocol.ErrorReport{Type: "E"}), wantErr: true,
 			wantCalls: []string{"next", "invoke r1", "fail r1", "fail r1", "fail r1"},
 		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			h := newHarness(invocation("r1"))
-			h.worker.invoke = func(context.Context, *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
-				return []byte("ok"), tt.report
+			h.worker.invoke = func(context.Context, *protocol.Invocation) ([]byte, error) {
+				return []byte("ok"), tt.err
 			}
 			flaky := func(_ string, attempt int) error {
 				if attempt <= tt.failures {
@@ -289,10 +294,10 @@ func TestRunCanceled(t *testing.T) {
 		h := newHarness(invocation("r1"), invocation("r2"))
 		ctx, cancel := context.WithCancel(context.Background())
 		defer cancel()
-		h.worker.invoke = func(ictx context.Context, _ *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+		h.worker.invoke = func(ictx context.Context, _ *protocol.Invocation) ([]byte, error) {
 			cancel() // as on SIGTERM
 			<-ictx.Done()
-			return nil, protocol.Errorf("Sandbox.Timedout", "stopped")
+			return nil, timeoutErr("stopped")
 		}
 		if err := h.loop.Run(ctx); err != nil {
 			t.Fatalf("Run = %v, want nil", err)
@@ -334,11 +339,11 @@ func TestRunInvocationDeadline(t *testing.T) {
 			var deadline time.Time
 			var hasDeadline bool
 			var ctxErr error
-			h.worker.invoke = func(ctx context.Context, _ *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+			h.worker.invoke = func(ctx context.Context, _ *protocol.Invocation) ([]byte, error) {
 				deadline, hasDeadline = ctx.Deadline()
 				ctxErr = ctx.Err()
 				if ctxErr != nil {
-					return nil, protocol.Errorf("Sandbox.Timedout", "timed out")
+					return nil, timeoutErr("timed out")
 				}
 				return []byte("ok"), nil
 			}

@@ -7,17 +7,8 @@ import (
 	"github.com/polyboot/polyboot/protocol"
 )
 
-// Error types the loop itself reports (docs/errors.md).
-const (
-	// ErrTypeResponseTooLarge is reported for a response over the Runtime API's 6 MB limit.
-	ErrTypeResponseTooLarge = protocol.ErrTypeResponseSizeTooLarge
-	// ErrTypeInvalidDeadline is reported for an invocation whose Lambda-Runtime-Deadline-Ms header
-	// is not a number.
-	ErrTypeInvalidDeadline = "Runtime.InvalidDeadline"
-	// errTypeTimeout is Lambda's timeout type, as the supervisor reports it.
-	errTypeTimeout = "Sandbox.Timedout"
-)
-
+// invalidDeadlineReport is the error of an invocation handed out with a deadline that is not a
+// number.
 func invalidDeadlineReport(bad *protocol.InvalidDeadlineError) *protocol.ErrorReport {
 	return protocol.Errorf(ErrTypeInvalidDeadline,
 		"The Runtime API sent %s: %q, not a number of milliseconds; the handler was not called.",
@@ -27,7 +18,7 @@ func invalidDeadlineReport(bad *protocol.InvalidDeadlineError) *protocol.ErrorRe
 // restartTimeoutReport is the timeout of an invocation received at received whose deadline came
 // while its worker was still being restarted.
 func restartTimeoutReport(received time.Time) *protocol.ErrorReport {
-	return protocol.Errorf(errTypeTimeout,
+	return protocol.Errorf(ErrTypeTimeout,
 		"Task timed out after %.2f seconds (the worker was being restarted after the previous invocation failed, and was not ready in time)",
 		time.Since(received).Seconds())
 }

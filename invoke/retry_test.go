@@ -50,16 +50,16 @@ func TestRunDoesNotResendAfterConnecting(t *testing.T) {
 	})
 }
 
-// streamWorker is a fakeWorker that streams "partial" and then answers report.
+// streamWorker is a fakeWorker that streams "partial" and then answers err.
 type streamWorker struct {
 	*fakeWorker
-	report *protocol.ErrorReport
+	err error
 }
 
-func (w *streamWorker) InvokeStream(_ context.Context, inv *protocol.Invocation, out io.Writer) *protocol.ErrorReport {
+func (w *streamWorker) InvokeStream(_ context.Context, inv *protocol.Invocation, out io.Writer) error {
 	w.rec.add("invoke %s", inv.RequestID)
 	_, _ = io.WriteString(out, "partial")
-	return w.report
+	return w.err
 }
 
 // failingStreamer reads a streamed body to its end and fails with err.
@@ -155,31 +155,31 @@ func TestRunWithAConnectionThatBreaksAfterTheBody(t *testing.T) {
 	}
 }
 
-// lateStreamWorker answers report at once and writes its first body bytes only after that (as a
+// lateStreamWorker answers err at once and writes its first body bytes only after that (as a
 // supervisor's stream goroutine still busy when InvokeStream returns at a deadline would), once
-// the loop has posted the report; wrote gets the late Write's error.
+// the loop has posted its report; wrote gets the late Write's error.
 type lateStreamWorker struct {
 	*fakeWorker
-	report *protocol.ErrorReport
+	err    error
 	posted chan struct{}
 	wrote  chan error
 }
 
-func (w *lateStreamWorker) InvokeStream(_ context.Context, inv *protocol.Invocation, out io.Writer) *protocol.ErrorReport {
+func (w *lateStreamWorker) InvokeStream(_ context.Context, inv *protocol.Invocation, out io.Writer) error {
 	w.rec.add("invoke %s", inv.RequestID)
 	go func() {
 		<-w.posted
 		_, err := io.WriteString(out, "late")
 		w.wrote <- err
 	}()
-	return w.report
+	return w.err
 }
 
 // TestRunLateStreamWriteStartsNothing: body bytes that reach the stream after the invocation's
 // error was posted start no streamed POST (the invocation had its one post) and are refused.
 func TestRunLateStreamWriteStartsNothing(t *testing.T) {
 	h := newHarness(invocation("r1"))
-	w := &lateStreamWorker{fakeWorker: h.worker, report: protocol.Errorf("Sandbox.Timedout", "late"),
+	w := &lateStreamWorker{fakeWorker: h.worker, err: timeoutErr("late"),
 		posted: make(chan struct{}), wrote: make(chan error, 1)}
 	h.loop.Worker = w
 	h.loop.Stream = &failingStreamer{rec: h.rec}

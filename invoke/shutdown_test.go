@@ -49,7 +49,7 @@ func TestRunShutdownGrace(t *testing.T) {
 			ctx, cancel := context.WithCancel(context.Background())
 			defer cancel()
 			var stoppedAfter time.Duration
-			h.worker.invoke = func(ictx context.Context, _ *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+			h.worker.invoke = func(ictx context.Context, _ *protocol.Invocation) ([]byte, error) {
 				cancel() // SIGTERM
 				start := time.Now()
 				select {
@@ -62,7 +62,7 @@ func TestRunShutdownGrace(t *testing.T) {
 				}
 				<-ictx.Done()
 				stoppedAfter = time.Since(start)
-				return nil, protocol.Errorf("Sandbox.Timedout", "Task timed out after 0.20 seconds")
+				return nil, timeoutErr("Task timed out after 0.20 seconds")
 			}
 			if err := h.loop.Run(ctx); err != nil {
 				t.Fatalf("Run = %v, want nil", err)
@@ -82,7 +82,7 @@ func TestRunShutdownGrace(t *testing.T) {
 				if stoppedAfter < grace || stoppedAfter > grace+150*time.Millisecond {
 					t.Errorf("the worker was stopped %v after SIGTERM, want the grace of %v", stoppedAfter, grace)
 				}
-				if !strings.Contains(p.report.Message, "shut down (SIGTERM)") || !strings.Contains(p.report.Message, "Task timed out") {
+				if p.report.Type != invoke.ErrTypeTimeout || !strings.Contains(p.report.Message, "shut down (SIGTERM)") || !strings.Contains(p.report.Message, "Task timed out") {
 					t.Errorf("report %+v does not say the runtime was shutting down", p.report)
 				}
 			}

@@ -14,10 +14,10 @@ type Streamer interface {
 	RespondStream(ctx context.Context, requestID string, body io.Reader, trailer http.Header) error
 }
 
-// StreamWorker runs an invocation whose response body goes to out as the handler writes it;
-// *supervisor.Worker implements it.
+// StreamWorker runs an invocation whose response body goes to out as the handler writes it, and
+// returns its error (posted as Report makes it); *supervisor.Worker implements it.
 type StreamWorker interface {
-	InvokeStream(ctx context.Context, inv *protocol.Invocation, out io.Writer) *protocol.ErrorReport
+	InvokeStream(ctx context.Context, inv *protocol.Invocation, out io.Writer) error
 }
 
 var _ Streamer = (*protocol.Client)(nil)
@@ -31,9 +31,9 @@ func (l *Loop) serveStream(ctx, pctx, ictx context.Context, sw StreamWorker, inv
 	s := &lazyStream{start: func(body io.Reader, trailer http.Header) error {
 		return l.Stream.RespondStream(pctx, inv.RequestID, body, trailer)
 	}}
-	report := sw.InvokeStream(ictx, l.enforced(inv), s)
-	if report != nil {
-		report = l.ended(ctx, report)
+	var report *protocol.ErrorReport
+	if err := sw.InvokeStream(ictx, l.enforced(inv), s); err != nil {
+		report = l.ended(ctx, Report(err))
 	}
 	if !s.finish() {
 		if report != nil {

@@ -32,8 +32,13 @@ const ErrTypeResponseSizeTooLarge = "Function.ResponseSizeTooLarge"
 // ResponseTooLarge is the error of a response of size bytes, over MaxResponseSize, in the words of
 // Lambda's own runtimes.
 func ResponseTooLarge(size int64) *ErrorReport {
-	return Errorf(ErrTypeResponseSizeTooLarge,
-		"Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).", size, MaxResponseSize)
+	return Errorf(ErrTypeResponseSizeTooLarge, "%s", ResponseTooLargeMessage(size))
+}
+
+// ResponseTooLargeMessage is the message of ResponseTooLarge(size).
+func ResponseTooLargeMessage(size int64) string {
+	return fmt.Sprintf("Response payload size (%d bytes) exceeded maximum allowed payload size (%d bytes).",
+		size, MaxResponseSize)
 }
 
 // ErrorReport is Lambda's error body: {"errorMessage","errorType","stackTrace"}, with

@@ -25,19 +25,19 @@ func BenchmarkWorkerInvoke(b *testing.B) {
 	defer w.Close()
 	inv := &protocol.Invocation{RequestID: "bench", Payload: []byte(`{"k":"v"}`)}
 	ctx := context.Background()
-	if _, report := w.Invoke(ctx, inv); report != nil {
-		b.Fatal(report)
+	if _, err := w.Invoke(ctx, inv); err != nil {
+		b.Fatal(err)
 	}
 	took := make([]time.Duration, 0, b.N)
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		start := time.Now()
 		ictx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		body, report := w.Invoke(ictx, inv)
+		body, err := w.Invoke(ictx, inv)
 		cancel()
 		took = append(took, time.Since(start))
-		if report != nil || string(body) != `{"k":"v"}` {
-			b.Fatalf("body %q, report %v", body, report)
+		if err != nil || string(body) != `{"k":"v"}` {
+			b.Fatalf("body %q, error %v", body, err)
 		}
 	}
 	slices.Sort(took)

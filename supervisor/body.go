@@ -241,10 +241,7 @@ func (s *bodySink) take(b []byte) {
 	}
 }
 
-// tooLarge returns the error of a collected body over the limit, or nil.
-func (s *bodySink) tooLarge() *protocol.ErrorReport {
-	if s.queue == nil && s.size > int64(s.limit) {
-		return protocol.ResponseTooLarge(s.size)
-	}
-	return nil
+// tooLarge reports whether the body is collected and over the limit.
+func (s *bodySink) tooLarge() bool {
+	return s.queue == nil && s.size > int64(s.limit)
 }

@@ -175,14 +175,17 @@ func TestWorkerResponseSize(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			t.Parallel()
 			w, pid := warmWorker(t)
-			body, report := invoke(t, w, "big", fmt.Sprintf(`{"do":"body_flood","n":%d}`, tt.n))
+			body, err := invoke(t, w, "big", fmt.Sprintf(`{"do":"body_flood","n":%d}`, tt.n))
 			if !tt.tooLarge {
-				if report != nil || len(body) != tt.wantSize {
-					t.Fatalf("got %d bytes and %v, want %d bytes", len(body), report, tt.wantSize)
+				if err != nil || len(body) != tt.wantSize {
+					t.Fatalf("got %d bytes and %v, want %d bytes", len(body), err, tt.wantSize)
 				}
 				return
 			}
-			checkReport(t, report, ErrTypeTooLarge, fmt.Sprintf("Response payload size (%d bytes) exceeded", tt.n))
+			e := checkErr(t, err, KindTooLarge, fmt.Sprintf("Response payload size (%d bytes) exceeded", tt.n))
+			if e.Size != int64(tt.n) {
+				t.Errorf("size = %d, want %d", e.Size, tt.n)
+			}
 			if workerPid(w) != pid {
 				t.Errorf("a response that was too large restarted the worker")
 			}
@@ -210,8 +213,8 @@ func TestBootstrapRSSBounded(t *testing.T) {
 	if len(lines) != 3 {
 		t.Fatalf("rss bootstrap said %q", out)
 	}
-	if !strings.HasPrefix(lines[0], ErrTypeTooLarge+" ") || !strings.Contains(lines[0], "(300000000 bytes)") {
-		t.Errorf("300 MB body: %q, want %s with the real size", lines[0], ErrTypeTooLarge)
+	if !strings.HasPrefix(lines[0], KindTooLarge.String()+" ") || !strings.Contains(lines[0], "(300000000 bytes)") {
+		t.Errorf("300 MB body: %q, want %s with the real size", lines[0], KindTooLarge)
 	}
 	if f := strings.Fields(lines[1]); len(f) < 2 || f[0] != "HugeError" {
 		t.Errorf("9 MB error message: %q, want the worker's HugeError, truncated", lines[1])
@@ -235,8 +238,8 @@ func TestWorkerHugeErrorReply(t *testing.T) {
 	// A 9 MB error message is over the 8 MiB reply line limit: it becomes a valid, truncated
 	// error of this invocation, and the worker, still in step, stays.
 	w, pid := warmWorker(t)
-	_, report := invoke(t, w, "huge", `{"do":"huge_error","n":9000000}`)
-	checkReport(t, report, "HugeError", "bytes truncated]")
+	_, err := invoke(t, w, "huge", `{"do":"huge_error","n":9000000}`)
+	report := checkHandlerErr(t, err, "HugeError", "bytes truncated]")
 	if len(report.Message) > protocol.MaxErrorMessage+100 || !strings.HasPrefix(report.Message, "éé") {
 		t.Errorf("message of %d bytes starting %.20q, want the first 256 KiB", len(report.Message), report.Message)
 	}
@@ -258,9 +261,9 @@ func TestWorkerEnforcedDeadline(t *testing.T) {
 	ctx, cancel := context.WithDeadline(context.Background(), deadline)
 	defer cancel()
 	inv := &protocol.Invocation{RequestID: "d", DeadlineMs: deadline.Add(time.Second).UnixMilli(), Payload: []byte(`{"do":"deadline"}`)}
-	body, report := w.Invoke(ctx, inv)
-	if report != nil {
-		t.Fatal(report)
+	body, err := w.Invoke(ctx, inv)
+	if err != nil {
+		t.Fatal(err)
 	}
 	if got, want := string(body), strconv.FormatInt(deadline.UnixMilli(), 10); got != want {
 		t.Errorf("the worker was told deadline_ms %s, want the enforced %s", got, want)
@@ -291,10 +294,10 @@ func TestWorkerTrimTrailingNewlines(t *testing.T) {
 					out := &streamRecorder{}
 					inv := &protocol.Invocation{RequestID: fmt.Sprint("s", i), Payload: event}
 					ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
-					report := w.InvokeStream(ctx, inv, out)
+					err := w.InvokeStream(ctx, inv, out)
 					cancel()
-					if report != nil {
-						t.Fatal(report)
+					if err != nil {
+						t.Fatal(err)
 					}
 					got, _ = out.close()
 				} else {

@@ -3,20 +3,6 @@ package supervisor
 import (
 	"sync/atomic"
 	"time"
-
-	"github.com/polyboot/polyboot/protocol"
-)
-
-// Error types the supervisor reports (docs/errors.md).
-const (
-	ErrTypeExit         = "Runtime.ExitError"
-	ErrTypeTimeout      = "Sandbox.Timedout"
-	ErrTypeInvalidReply = "Runtime.InvalidReply"
-	ErrTypeUnmarshal    = "Runtime.UnmarshalError"
-	ErrTypeStart        = "Runtime.InvalidEntrypoint"
-	ErrTypeInitTimeout  = "Runtime.InitTimeout"
-	ErrTypeBodyStream   = "Runtime.BodyStreamError"
-	ErrTypeTooLarge     = protocol.ErrTypeResponseSizeTooLarge
 )
 
 // Config describes the worker process to run.

@@ -12,5 +12,10 @@
 //
 // Files: process.go runs a worker process and its pipes; start.go loads the handler (ready) and
 // stops the worker; session.go runs one invocation on the channel; body.go, trim.go and stream.go
-// carry the body; replies.go reads the channel out; reports.go composes the errors.
+// carry the body; replies.go reads the channel out; errors.go defines the errors it returns and
+// reports.go composes them.
+//
+// Its errors are plain Go errors: an *Error of a Kind (the worker exited, the deadline passed, the
+// worker broke the protocol, ...), or a *HandlerError with the report the handler's adapter sent.
+// The supervisor names no Lambda error type: invoke.Report chooses them (docs/errors.md).
 package supervisor

@@ -12,6 +12,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -597,9 +598,25 @@ func runLateWriter(trigger string) int {
 	return 0
 }
 
+// describeErr returns what an invocation's error is (an *Error's Kind, a *HandlerError's type,
+// "none" for no error) and its message.
+func describeErr(err error) (what, msg string) {
+	var e *Error
+	var h *HandlerError
+	switch {
+	case err == nil:
+		return "none", ""
+	case errors.As(err, &e):
+		return e.Kind.String(), e.Msg
+	case errors.As(err, &h):
+		return h.Report.Type, h.Report.Message
+	}
+	return fmt.Sprintf("%T", err), err.Error()
+}
+
 // runRSSBootstrap is a bootstrap in small: it runs a fake worker through a Worker, makes it write
 // a 300 MB body and a 9 MB error message, and prints the results and its own peak RSS (VmHWM) on
-// stdout, as "<errorType> <message up to its first newline>" lines and "VmHWM <kB>".
+// stdout, as "<kind or errorType> <message size> <message up to its first é>" lines and "VmHWM <kB>".
 func runRSSBootstrap() int {
 	w := NewWorker(NewSpawner(), Config{
 		Argv: []string{os.Args[0]},
@@ -609,13 +626,10 @@ func runRSSBootstrap() int {
 	defer w.Close()
 	for _, event := range []string{`{"do":"body_flood","n":300000000}`, `{"do":"huge_error","n":9000000}`} {
 		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
-		_, report := w.Invoke(ctx, &protocol.Invocation{RequestID: "rss", Payload: []byte(event)})
+		_, err := w.Invoke(ctx, &protocol.Invocation{RequestID: "rss", Payload: []byte(event)})
 		cancel()
-		if report == nil {
-			fmt.Println("none")
-			continue
-		}
-		fmt.Println(report.Type, len(report.Message), strings.SplitN(report.Message, "é", 2)[0])
+		what, msg := describeErr(err)
+		fmt.Println(what, len(msg), strings.SplitN(msg, "é", 2)[0])
 	}
 	status, err := os.ReadFile("/proc/self/status")
 	if err != nil {

@@ -202,7 +202,7 @@ func helperEnv() []string {
 const invokeTimeout = 30 * time.Second
 
 // invoke runs one invocation of event with request id id, bounded by invokeTimeout.
-func invoke(t *testing.T, w *Worker, id, event string) ([]byte, *protocol.ErrorReport) {
+func invoke(t *testing.T, w *Worker, id, event string) ([]byte, error) {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), invokeTimeout)
 	defer cancel()
@@ -210,7 +210,7 @@ func invoke(t *testing.T, w *Worker, id, event string) ([]byte, *protocol.ErrorR
 }
 
 // invokeCtx runs one invocation under ctx.
-func invokeCtx(ctx context.Context, w *Worker, id, event string) ([]byte, *protocol.ErrorReport) {
+func invokeCtx(ctx context.Context, w *Worker, id, event string) ([]byte, error) {
 	inv := &protocol.Invocation{
 		RequestID:   id,
 		DeadlineMs:  time.Now().Add(time.Minute).UnixMilli(),
@@ -223,29 +223,55 @@ func invokeCtx(ctx context.Context, w *Worker, id, event string) ([]byte, *proto
 // mustInvoke runs an invocation that must succeed and returns its body as a string.
 func mustInvoke(t *testing.T, w *Worker, id, event string) string {
 	t.Helper()
-	body, report := invoke(t, w, id, event)
-	if report != nil {
-		t.Fatalf("invoke %s: unexpected error report %s: %s", id, report.Type, report.Message)
+	body, err := invoke(t, w, id, event)
+	if err != nil {
+		t.Fatalf("invoke %s: unexpected error %T: %v", id, err, err)
 	}
 	return string(body)
 }
 
-// checkReport fails the test unless report has the type and its message holds every fragment.
-func checkReport(t *testing.T, report *protocol.ErrorReport, errorType string, fragments ...string) {
+// checkErr fails the test unless err is an *Error of kind whose message holds every fragment, and
+// returns it.
+func checkErr(t *testing.T, err error, kind Kind, fragments ...string) *Error {
 	t.Helper()
-	if report == nil {
-		t.Fatalf("got no error report, want %s", errorType)
+	var e *Error
+	if !errors.As(err, &e) {
+		t.Fatalf("got %T %v, want an *Error of kind %s", err, err, kind)
 	}
+	if e.Kind != kind {
+		t.Errorf("error kind = %s, want %s (message %q)", e.Kind, kind, e.Msg)
+	}
+	checkFragments(t, e.Msg, fragments)
+	return e
+}
+
+// checkHandlerErr fails the test unless err is a *HandlerError whose report has the type, a
+// message that holds every fragment, and a stack trace (an array, as Lambda wants); it returns
+// the report.
+func checkHandlerErr(t *testing.T, err error, errorType string, fragments ...string) *protocol.ErrorReport {
+	t.Helper()
+	var h *HandlerError
+	if !errors.As(err, &h) || h.Report == nil {
+		t.Fatalf("got %T %v, want a *HandlerError of type %s", err, err, errorType)
+	}
+	report := h.Report
 	if report.Type != errorType {
 		t.Errorf("error type = %q, want %q (message %q)", report.Type, errorType, report.Message)
 	}
-	for _, f := range fragments {
-		if !strings.Contains(report.Message, f) {
-			t.Errorf("error message %q does not contain %q", report.Message, f)
-		}
-	}
+	checkFragments(t, report.Message, fragments)
 	if report.StackTrace == nil {
 		t.Errorf("stackTrace is nil; Lambda wants an array")
+	}
+	return report
+}
+
+// checkFragments fails the test unless msg holds every fragment.
+func checkFragments(t *testing.T, msg string, fragments []string) {
+	t.Helper()
+	for _, f := range fragments {
+		if !strings.Contains(msg, f) {
+			t.Errorf("error message %q does not contain %q", msg, f)
+		}
 	}
 }
 

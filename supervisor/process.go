@@ -12,7 +12,6 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/polyboot/polyboot/internal/orphans"
-	"github.com/polyboot/polyboot/protocol"
 )
 
 // pipeSize is asked of the kernel for the channel in and the body FIFOs, so a multi-megabyte
@@ -165,14 +164,14 @@ func (p *process) openBody(out io.Writer, trim bool) (*bodyFifo, error) {
 // takeBody returns the collected body of a reply (keep: a response) and takes the sink's buffer
 // back. The two buffers take turns: the one returned is not written again until the next
 // invocation has ended, by when its caller has posted it. Call it after the FIFO was closed.
-func (p *process) takeBody(s *bodySink, keep bool) ([]byte, *protocol.ErrorReport) {
+func (p *process) takeBody(s *bodySink, keep bool) ([]byte, error) {
 	if !keep {
 		p.buf = s.buf[:0]
 		return nil, nil
 	}
 	p.buf, p.spare = p.spare[:0], s.buf
-	if report := s.tooLarge(); report != nil {
-		return nil, report
+	if s.tooLarge() {
+		return nil, tooLargeError(s.size)
 	}
 	if s.buf == nil {
 		return []byte{}, nil

@@ -22,8 +22,8 @@ func TestWorkerLeftovers(t *testing.T) {
 	spared := jobPid(t, mustInvoke(t, b, "b1", `{"do":"escape"}`))
 	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 	defer cancel()
-	_, report := invokeCtx(ctx, a, "a3", `{"do":"hang"}`)
-	checkReport(t, report, ErrTypeTimeout)
+	_, err := invokeCtx(ctx, a, "a3", `{"do":"hang"}`)
+	checkErr(t, err, KindTimeout)
 	for _, pid := range []int{tagged, untagged} {
 		if !eventuallyGone(pid) {
 			t.Errorf("job %d of the timed-out worker is still there: %s", pid, procStat(pid))

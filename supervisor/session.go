@@ -14,34 +14,35 @@ import (
 	"github.com/polyboot/polyboot/protocol"
 )
 
-// Invoke runs one invocation and returns the response body, or the error to report. ctx carries
-// the time the invocation may take: when it expires, the worker's process group is killed and a
-// timeout error is returned. The worker is restarted on the next Start or Invoke after it died.
-// The body is valid until the worker's next Invoke returns (its buffer is then reused). A body over
-// protocol.MaxResponseSize is Function.ResponseSizeTooLarge, with its real size; only its first
-// MaxResponseSize+1 bytes are ever kept.
-func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+// Invoke runs one invocation and returns the response body, or its error: a *HandlerError when
+// the handler failed, an *Error (errors.go) when the supervisor found the invocation or the worker
+// at fault. ctx carries the time the invocation may take: when it expires, the worker's process
+// group is killed and a KindTimeout error is returned. The worker is restarted on the next Start
+// or Invoke after it died. The body is valid until the worker's next Invoke returns (its buffer is
+// then reused). A body over protocol.MaxResponseSize is a KindTooLarge error, with its real size;
+// only its first MaxResponseSize+1 bytes are ever kept.
+func (w *Worker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, error) {
 	return w.invoke(ctx, inv, nil)
 }
 
 // invoke runs one invocation whose body is collected, or streamed to out when out is not nil.
-func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Writer) ([]byte, *protocol.ErrorReport) {
+func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Writer) ([]byte, error) {
 	event, err := protocol.PrepareEvent(inv.Payload)
 	if err != nil {
-		return nil, protocol.Errorf(ErrTypeUnmarshal, "Unable to unmarshal input: %v", err)
+		return nil, errorf(KindEvent, "Unable to unmarshal input: %v", err)
 	}
 	invoked := time.Now()
 	if ctx.Err() != nil {
 		// Out of time before it began: fail it without touching a healthy worker.
-		return nil, timeoutReport(invoked, nil)
+		return nil, timeoutError(invoked, nil)
 	}
-	p, report := w.prepare(ctx, inv.RequestID, invoked)
-	if report != nil {
-		return nil, report
+	p, err := w.prepare(ctx, inv.RequestID, invoked)
+	if err != nil {
+		return nil, err
 	}
 	b, err := p.openBody(out, w.cfg.TrimTrailingNewlines)
 	if err != nil {
-		return nil, protocol.Errorf(ErrTypeBodyStream, "%v", err)
+		return nil, errorf(KindBody, "%v", err)
 	}
 	defer func() {
 		if b.pump != nil {
@@ -59,9 +60,9 @@ func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Wr
 	// The worker answers with the id as the invoke line carried it (bytes that are not UTF-8 as
 	// U+FFFD); the result is still the invocation's, posted to its own id.
 	id := protocol.LineString(inv.RequestID)
-	reply, report := w.exchange(ctx, p, b, id, invoked)
-	if report != nil {
-		return nil, report
+	reply, err := w.exchange(ctx, p, b, id, invoked)
+	if err != nil {
+		return nil, err
 	}
 	return w.finish(ctx, p, b, id, reply, invoked)
 }
@@ -81,7 +82,7 @@ func enforced(ctx context.Context, inv *protocol.Invocation) *protocol.Invocatio
 // exchange writes the invoke line in w.line and waits for the reply, or for the worker's death or
 // the deadline, which it reports; it starts the body's reader if the invocation runs long enough
 // to need one. requestID is in its invoke line form (protocol.LineString).
-func (w *Worker) exchange(ctx context.Context, p *process, b *bodyFifo, requestID string, invoked time.Time) (lineOrErr, *protocol.ErrorReport) {
+func (w *Worker) exchange(ctx context.Context, p *process, b *bodyFifo, requestID string, invoked time.Time) (lineOrErr, error) {
 	started := time.Now()
 	written := writeLine(p.in, w.line)
 	p.prepareBody() // while the worker reads the line and runs the handler
@@ -108,8 +109,8 @@ func (w *Worker) exchange(ctx context.Context, p *process, b *bodyFifo, requestI
 				return l, w.died(ctx, p, started)
 			}
 			if written != nil {
-				if report := w.awaitWrite(p, written, &l); report != nil {
-					return l, report
+				if err := w.awaitWrite(p, written, &l); err != nil {
+					return l, err
 				}
 			}
 			return l, nil
@@ -125,7 +126,7 @@ func (w *Worker) exchange(ctx context.Context, p *process, b *bodyFifo, requestI
 				<-p.exited
 				endWrite()
 				w.discard(ctx, p)
-				return lineOrErr{}, protocol.Errorf(ErrTypeBodyStream, "reading the response body: %v", err)
+				return lineOrErr{}, errorf(KindBody, "reading the response body: %v", err)
 			}
 		case <-p.exited:
 			endWrite()
@@ -171,7 +172,7 @@ func writeLine(in *os.File, line []byte) <-chan error {
 // unless the worker replied without reading the whole line: such a worker is out of step with the
 // channel and is killed (after ReapWait). A worker that exited after its reply has its reply kept.
 // The write never outlives the invocation: the next one reuses the line's buffer.
-func (w *Worker) awaitWrite(p *process, written <-chan error, reply *lineOrErr) *protocol.ErrorReport {
+func (w *Worker) awaitWrite(p *process, written <-chan error, reply *lineOrErr) error {
 	timer := time.NewTimer(w.cfg.ReapWait)
 	defer timer.Stop()
 	select {
@@ -189,7 +190,7 @@ func (w *Worker) awaitWrite(p *process, written <-chan error, reply *lineOrErr) 
 		<-p.exited
 		p.in.Close()
 		<-written
-		return w.fail(context.Background(), p, ErrTypeInvalidReply, "the worker replied before reading the whole invoke line")
+		return w.fail(context.Background(), p, "the worker replied before reading the whole invoke line")
 	}
 }
 
@@ -204,17 +205,10 @@ var (
 // found to have exited, or to have written a stray line, since the last invocation is replaced,
 // once: that is no fault of the invocation about to run. A deadline that passes while a worker
 // starts is the timeout of the invocation, which was invoked at invoked.
-func (w *Worker) prepare(ctx context.Context, requestID string, invoked time.Time) (*process, *protocol.ErrorReport) {
+func (w *Worker) prepare(ctx context.Context, requestID string, invoked time.Time) (*process, error) {
 	for retried := false; ; retried = true {
 		if err := w.Start(ctx); err != nil {
-			var report *protocol.ErrorReport
-			switch {
-			case errors.As(err, &report):
-				return nil, report
-			case ctx.Err() != nil:
-				return nil, timeoutReport(invoked, nil)
-			}
-			return nil, protocol.Errorf(ErrTypeStart, "%v", err)
+			return nil, startFailed(ctx, err, invoked)
 		}
 		p := w.proc
 		err := w.begin(ctx, p, requestID)
@@ -227,13 +221,27 @@ func (w *Worker) prepare(ctx context.Context, requestID string, invoked time.Tim
 			w.cfg.Warn("restarting the worker: "+err.Error(), "requestId", requestID)
 			w.discard(ctx, p)
 		case errors.Is(err, errWorkerGone):
-			report := w.exitReport(ctx, p, "the worker exited before the invocation")
+			exit := w.exitError(ctx, p, "the worker exited before the invocation")
 			w.discard(ctx, p)
-			return nil, report
+			return nil, exit
 		default:
-			return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
+			return nil, w.fail(ctx, p, err.Error())
 		}
 	}
+}
+
+// startFailed is the error of an invocation, invoked at invoked, whose worker did not start with
+// err: the init error Start found, else the invocation's timeout when ctx ended meanwhile.
+func startFailed(ctx context.Context, err error, invoked time.Time) error {
+	var se *Error
+	var he *HandlerError
+	switch {
+	case errors.As(err, &se), errors.As(err, &he):
+		return err
+	case ctx.Err() != nil:
+		return timeoutError(invoked, nil)
+	}
+	return errorf(KindStart, "%v", err)
 }
 
 // begin checks that nothing came on the channel out since the last invocation and retags the log
@@ -258,39 +266,38 @@ func (w *Worker) begin(ctx context.Context, p *process, requestID string) error 
 
 // finish turns a reply into the invocation's result: its body, or its error. requestID is in its
 // invoke line form (protocol.LineString).
-func (w *Worker) finish(ctx context.Context, p *process, b *bodyFifo, requestID string, l lineOrErr, invoked time.Time) ([]byte, *protocol.ErrorReport) {
-	if report := w.checkReply(ctx, p, requestID, l); report != nil {
-		return nil, report
+func (w *Worker) finish(ctx context.Context, p *process, b *bodyFifo, requestID string, l lineOrErr, invoked time.Time) ([]byte, error) {
+	if err := w.checkReply(ctx, p, requestID, l); err != nil {
+		return nil, err
 	}
 	r := l.reply
 	tail, err := w.invocationLogs(ctx, p, r)
 	if err != nil {
-		return nil, w.fail(ctx, p, ErrTypeInvalidReply, err.Error())
+		return nil, w.fail(ctx, p, err.Error())
 	}
-	body, report := w.endBody(ctx, p, b, r.Type == protocol.ReplyResponse, invoked)
+	body, bodyErr := w.endBody(ctx, p, b, r.Type == protocol.ReplyResponse, invoked)
 	ending := w.endIfFinal(ctx, p, r)
 	switch {
 	case r.Type == protocol.ReplyError:
-		return nil, errorReplyReport(r, ending, tail)
-	case report != nil:
-		return nil, report
+		return nil, errorReplyError(r, ending, tail)
+	case bodyErr != nil:
+		return nil, bodyErr
 	}
 	return body, nil
 }
 
 // checkReply reports a reply that is not this invocation's response or error, after killing the
 // worker that sent it.
-func (w *Worker) checkReply(ctx context.Context, p *process, requestID string, l lineOrErr) *protocol.ErrorReport {
+func (w *Worker) checkReply(ctx context.Context, p *process, requestID string, l lineOrErr) error {
 	if l.err != nil {
-		return w.fail(ctx, p, ErrTypeInvalidReply, "the worker broke the channel protocol: "+l.err.Error())
+		return w.fail(ctx, p, "the worker broke the channel protocol: "+l.err.Error())
 	}
 	r := l.reply
 	if r.Type != protocol.ReplyResponse && r.Type != protocol.ReplyError {
-		return w.fail(ctx, p, ErrTypeInvalidReply, fmt.Sprintf("the worker sent %q instead of a reply", r.Type))
+		return w.fail(ctx, p, fmt.Sprintf("the worker sent %q instead of a reply", r.Type))
 	}
 	if r.ID != requestID {
-		return w.fail(ctx, p, ErrTypeInvalidReply,
-			fmt.Sprintf("the worker replied for request %q during request %q", r.ID, requestID))
+		return w.fail(ctx, p, fmt.Sprintf("the worker replied for request %q during request %q", r.ID, requestID))
 	}
 	return nil
 }
@@ -315,7 +322,7 @@ func (w *Worker) invocationLogs(ctx context.Context, p *process, r *protocol.Rep
 // within ReapWait; a streamed one may wait for its stream until ctx's deadline, and is a timeout
 // when the stream does not take it by then. keep says the reply is a response, whose body is
 // returned; otherwise the bytes are dropped.
-func (w *Worker) endBody(ctx context.Context, p *process, b *bodyFifo, keep bool, invoked time.Time) ([]byte, *protocol.ErrorReport) {
+func (w *Worker) endBody(ctx context.Context, p *process, b *bodyFifo, keep bool, invoked time.Time) ([]byte, error) {
 	q := b.sink.queue
 	dctx := ctx
 	if q == nil {
@@ -330,9 +337,9 @@ func (w *Worker) endBody(ctx context.Context, p *process, b *bodyFifo, keep bool
 			streamErr, err = q.finish(ctx)
 		}
 		if err != nil {
-			r := timeoutReport(invoked, nil)
-			r.Message += " (the response stream did not take the body before the deadline)"
-			return nil, r
+			late := timeoutError(invoked, nil)
+			late.Msg += " (the response stream did not take the body before the deadline)"
+			return nil, late
 		}
 		if streamErr != nil {
 			// The Runtime API stopped taking the stream (it reports why to the invoke loop).
@@ -342,7 +349,7 @@ func (w *Worker) endBody(ctx context.Context, p *process, b *bodyFifo, keep bool
 	}
 	if err != nil {
 		// The drain reads what is in the pipe without waiting; the worker is not at fault.
-		return nil, protocol.Errorf(ErrTypeBodyStream, "taking the response body: %v", err)
+		return nil, errorf(KindBody, "taking the response body: %v", err)
 	}
 	return p.takeBody(b.sink, keep)
 }

@@ -24,8 +24,10 @@ func (w *Worker) Warm() bool {
 }
 
 // Start makes sure the worker process runs and has loaded the handler. A handler that cannot be
-// loaded gives a *protocol.ErrorReport (from the adapter's init_error line, or Runtime.ExitError
-// when the process died first). A process that exited since it was started is replaced.
+// loaded gives a *HandlerError (the adapter's init_error line), or an *Error: KindExit when the
+// process died first, KindInitTimeout, KindProtocol for a first line that is neither, KindStart
+// when it cannot be started or speaks another protocol version. A Start cut short by ctx returns
+// ctx's error, wrapped. A process that exited since it was started is replaced.
 func (w *Worker) Start(ctx context.Context) error {
 	if p := w.proc; p != nil {
 		select {
@@ -36,11 +38,11 @@ func (w *Worker) Start(ctx context.Context) error {
 		}
 	}
 	if len(w.cfg.Argv) == 0 || w.cfg.Logs == nil {
-		return protocol.Errorf(ErrTypeStart, "worker configuration lacks a command or a log sink")
+		return errorf(KindStart, "worker configuration lacks a command or a log sink")
 	}
 	p, err := startProcess(w.spawner, w.cfg.Argv, w.cfg.Dir, w.cfg.Env, w.cfg.Logs, w.cfg.LogPTY)
 	if err != nil {
-		return protocol.Errorf(ErrTypeStart, "cannot start %s: %v", strings.Join(w.cfg.Argv, " "), err)
+		return errorf(KindStart, "cannot start %s: %v", strings.Join(w.cfg.Argv, " "), err)
 	}
 	initTimer := time.NewTimer(w.cfg.InitTimeout)
 	defer initTimer.Stop()
@@ -51,7 +53,7 @@ func (w *Worker) Start(ctx context.Context) error {
 		// An adapter that reported its init error and then exited has still reported it.
 		if r, ok := w.lastLine(p, func(r *protocol.Reply) bool { return r.Type == protocol.ReplyInitError }); ok {
 			w.discard(ctx, p)
-			return r.Report()
+			return &HandlerError{Report: r.Report()}
 		}
 		return w.diedDuringInit(ctx, p)
 	case <-initTimer.C:
@@ -70,10 +72,10 @@ func (w *Worker) firstLine(ctx context.Context, p *process, l lineOrErr) error {
 		return w.diedDuringInit(ctx, p)
 	case l.err != nil:
 		w.discard(ctx, p)
-		return protocol.Errorf(ErrTypeInvalidReply, "the worker broke the channel protocol before ready: %v", l.err)
+		return errorf(KindProtocol, "the worker broke the channel protocol before ready: %v", l.err)
 	case l.reply.Type == protocol.ReplyReady && l.reply.SpokenVersion() != protocol.Version:
 		w.discard(ctx, p)
-		return protocol.Errorf(ErrTypeStart,
+		return errorf(KindStart,
 			"the worker speaks channel protocol %d; polyboot requires protocol %d (docs/protocol.md): update the adapter or the executable",
 			l.reply.SpokenVersion(), protocol.Version)
 	case l.reply.Type == protocol.ReplyReady:
@@ -81,10 +83,10 @@ func (w *Worker) firstLine(ctx context.Context, p *process, l lineOrErr) error {
 		return nil
 	case l.reply.Type == protocol.ReplyInitError:
 		w.discard(ctx, p)
-		return l.reply.Report()
+		return &HandlerError{Report: l.reply.Report()}
 	default:
 		w.discard(ctx, p)
-		return protocol.Errorf(ErrTypeInvalidReply, "worker sent %q before ready", l.reply.Type)
+		return errorf(KindProtocol, "worker sent %q before ready", l.reply.Type)
 	}
 }
 
@@ -97,15 +99,15 @@ func (w *Worker) initTimedOut(ctx context.Context, p *process) error {
 		msg += "; last log lines:\n" + strings.Join(tail, "\n")
 	}
 	w.discard(ctx, p)
-	return protocol.Errorf(ErrTypeInitTimeout, "%s", msg)
+	return errorf(KindInitTimeout, "%s", msg)
 }
 
-// diedDuringInit reports a worker that exited before it was ready. The report is made before the
-// process is discarded: discarding closes the log stream the report takes its last lines from.
+// diedDuringInit reports a worker that exited before it was ready. The error is made before the
+// process is discarded: discarding closes the log stream the error takes its last lines from.
 func (w *Worker) diedDuringInit(ctx context.Context, p *process) error {
-	report := w.exitReport(ctx, p, "the worker exited during init")
+	err := w.exitError(ctx, p, "the worker exited during init")
 	w.discard(ctx, p)
-	return report
+	return err
 }
 
 // exitsSoon reports whether p exits within ReapWait. Ask it only of a worker that ended its channel

@@ -19,13 +19,14 @@ const (
 // InvokeStream runs one invocation like Invoke, but the response body goes to out as the handler
 // writes it, through a bounded queue and a goroutine of its own (a slow out slows the handler
 // down). At the reply, InvokeStream waits for out to take the rest of the queue until ctx's
-// deadline; a stream still stalled then ends the invocation with Sandbox.Timedout (the worker,
+// deadline; a stream still stalled then ends the invocation with a KindTimeout error (the worker,
 // which replied, stays). No write to out begins after InvokeStream returns; a write that out has
 // not returned from by then is abandoned, and out must let it return when its reader goes away
-// (an io.PipeWriter does when it is closed).
-func (w *Worker) InvokeStream(ctx context.Context, inv *protocol.Invocation, out io.Writer) *protocol.ErrorReport {
-	_, report := w.invoke(ctx, inv, out)
-	return report
+// (an io.PipeWriter does when it is closed). Its errors are Invoke's, but for KindTooLarge: a
+// streamed body has no limit here.
+func (w *Worker) InvokeStream(ctx context.Context, inv *protocol.Invocation, out io.Writer) error {
+	_, err := w.invoke(ctx, inv, out)
+	return err
 }
 
 // streamQueue carries body bytes from a FIFO's pump to a stream writer goroutine.

@@ -54,13 +54,14 @@ func TestWorkerInvokeStream(t *testing.T) {
 		event    string
 		budget   time.Duration
 		wantBody string // what out got
-		wantType string // "" wants success
+		wantKind Kind   // of the *Error wanted
+		wantType string // of the *HandlerError wanted; both zero want success
 	}{
 		{name: "6 MB", event: jsonString(6 << 20), wantBody: jsonString(6 << 20)},
 		{name: "small body", event: `{"do":"log"}`, wantBody: "logged"},
 		{name: "error after some bytes", event: `{"do":"error"}`, wantBody: "partial body of a failed invocation", wantType: "HandlerError"},
-		{name: "timeout", event: `{"do":"hang"}`, budget: 300 * time.Millisecond, wantType: ErrTypeTimeout},
-		{name: "crash", event: `{"do":"exit","code":2}`, wantType: ErrTypeExit},
+		{name: "timeout", event: `{"do":"hang"}`, budget: 300 * time.Millisecond, wantKind: KindTimeout},
+		{name: "crash", event: `{"do":"exit","code":2}`, wantKind: KindExit},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -75,14 +76,16 @@ func TestWorkerInvokeStream(t *testing.T) {
 			out := &streamRecorder{}
 			inv := &protocol.Invocation{RequestID: "streamed", Payload: []byte(tt.event)}
 			start := time.Now()
-			report := w.InvokeStream(ctx, inv, out)
+			err := w.InvokeStream(ctx, inv, out)
 			body, writes := out.close()
 			t.Logf("%d bytes in %d writes, %s", len(body), writes, time.Since(start))
-			if tt.wantType == "" && report != nil {
-				t.Fatalf("InvokeStream: %s: %s", report.Type, report.Message)
-			}
-			if tt.wantType != "" {
-				checkReport(t, report, tt.wantType)
+			switch {
+			case tt.wantType != "":
+				checkHandlerErr(t, err, tt.wantType)
+			case tt.wantKind != 0:
+				checkErr(t, err, tt.wantKind)
+			case err != nil:
+				t.Fatalf("InvokeStream: %v", err)
 			}
 			if body != tt.wantBody {
 				t.Errorf("out got %d bytes, want %d", len(body), len(tt.wantBody))
@@ -124,8 +127,8 @@ func TestWorkerInvokeStreamSlowReader(t *testing.T) {
 	defer cancel()
 	start := time.Now()
 	inv := &protocol.Invocation{RequestID: "slow", Payload: []byte(fmt.Sprintf(`{"do":"slow_body","n":%d}`, size))}
-	if report := w.InvokeStream(ctx, inv, out); report != nil {
-		t.Fatalf("InvokeStream: %s: %s", report.Type, report.Message)
+	if err := w.InvokeStream(ctx, inv, out); err != nil {
+		t.Fatalf("InvokeStream: %v", err)
 	}
 	body, writes := out.close()
 	t.Logf("%d bytes in %d writes, %s", len(body), writes, time.Since(start))
@@ -172,9 +175,9 @@ func TestWorkerInvokeStreamStalled(t *testing.T) {
 			defer cancel()
 			start := time.Now()
 			inv := &protocol.Invocation{RequestID: "stalled", Payload: []byte(fmt.Sprintf(`{"do":"slow_body","n":%d}`, tt.size))}
-			report := w.InvokeStream(ctx, inv, out)
+			err := w.InvokeStream(ctx, inv, out)
 			elapsed := time.Since(start)
-			checkReport(t, report, ErrTypeTimeout, "Task timed out after")
+			checkErr(t, err, KindTimeout, "Task timed out after")
 			if elapsed > budget+time.Second {
 				t.Errorf("InvokeStream returned %s after the start, want at the %s deadline", elapsed, budget)
 			}

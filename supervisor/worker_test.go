@@ -15,8 +15,6 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
-
-	"github.com/polyboot/polyboot/protocol"
 )
 
 func TestWorkerStart(t *testing.T) {
@@ -26,7 +24,8 @@ func TestWorkerStart(t *testing.T) {
 		mode      string
 		argv      []string // replaces the fake worker's command when set
 		pty       bool     // Config.LogPTY
-		wantType  string   // "" wants success
+		wantKind  Kind     // of the *Error wanted
+		wantType  string   // of the *HandlerError wanted; both zero want success
 		fragments []string // in the error message
 		stack     []string // wanted stack trace, when set
 	}{
@@ -39,45 +38,45 @@ func TestWorkerStart(t *testing.T) {
 		},
 		{
 			name: "exit during init", mode: "init_exit",
-			wantType: ErrTypeExit,
+			wantKind: KindExit,
 			fragments: []string{"exited during init", "exit status 3",
 				"loading handler\nfatal: the handler is broken\nlast words without newline"},
 		},
 		{
 			name: "exit during init, pty log stream", mode: "init_exit", pty: true,
-			wantType: ErrTypeExit,
+			wantKind: KindExit,
 			fragments: []string{"exited during init", "exit status 3",
 				"loading handler\nfatal: the handler is broken\nlast words without newline"},
 		},
 		{
 			name: "exit 127 during init", mode: "init_exit_127",
-			wantType:  ErrTypeExit,
+			wantKind:  KindExit,
 			fragments: []string{"exit status 127", "(command not found)", "nosuchinterpreter: not found"},
 		},
 		{
 			name: "killed during init", mode: "init_kill",
-			wantType:  ErrTypeExit,
+			wantKind:  KindExit,
 			fragments: []string{"signal killed", "about to die"},
 		},
 		{
 			name: "response before ready", mode: "init_response",
-			wantType:  ErrTypeInvalidReply,
+			wantKind:  KindProtocol,
 			fragments: []string{`"response" before ready`},
 		},
 		{
 			name: "garbage before ready", mode: "init_garbage",
-			wantType:  ErrTypeInvalidReply,
+			wantKind:  KindProtocol,
 			fragments: []string{"broke the channel protocol before ready", "Traceback"},
 		},
 		{
 			name: "channel protocol 1", mode: "ready_v1",
-			wantType:  ErrTypeStart,
+			wantKind:  KindStart,
 			fragments: []string{"the worker speaks channel protocol 1; polyboot requires protocol 2 (docs/protocol.md)"},
 		},
 		{
 			name: "command does not exist", mode: "ready",
 			argv:      []string{"/nonexistent/polyboot-interpreter", "adapter.sh"},
-			wantType:  ErrTypeStart,
+			wantKind:  KindStart,
 			fragments: []string{"cannot start /nonexistent/polyboot-interpreter adapter.sh"},
 		},
 	}
@@ -98,7 +97,7 @@ func TestWorkerStart(t *testing.T) {
 			if elapsed := time.Since(start); elapsed > slowReapWait/2 {
 				t.Errorf("Start took %s: it waited for something that had happened", elapsed)
 			}
-			if tt.wantType == "" {
+			if tt.wantKind == 0 && tt.wantType == "" {
 				if err != nil {
 					t.Fatalf("Start: %v", err)
 				}
@@ -111,13 +110,13 @@ func TestWorkerStart(t *testing.T) {
 				}
 				return
 			}
-			var report *protocol.ErrorReport
-			if !errors.As(err, &report) {
-				t.Fatalf("Start: got %T %v, want a *protocol.ErrorReport", err, err)
-			}
-			checkReport(t, report, tt.wantType, tt.fragments...)
-			if tt.stack != nil && !slices.Equal(report.StackTrace, tt.stack) {
-				t.Errorf("stack trace = %q, want %q", report.StackTrace, tt.stack)
+			if tt.wantKind != 0 {
+				checkErr(t, err, tt.wantKind, tt.fragments...)
+			} else {
+				report := checkHandlerErr(t, err, tt.wantType, tt.fragments...)
+				if tt.stack != nil && !slices.Equal(report.StackTrace, tt.stack) {
+					t.Errorf("stack trace = %q, want %q", report.StackTrace, tt.stack)
+				}
 			}
 			if w.proc != nil {
 				t.Errorf("a worker that failed to start kept its process")
@@ -289,11 +288,11 @@ func TestWorkerErrorReply(t *testing.T) {
 			mustInvoke(t, w, "before", logCommand("a line of an earlier invocation\n"))
 			pid := workerPid(w)
 			event, _ := json.Marshal(command{Do: "error", N: tt.logTail, Text: "line 1\nline 2\nline 3\nunterminated"})
-			body, report := invoke(t, w, "failing", string(event))
+			body, err := invoke(t, w, "failing", string(event))
 			if body != nil {
 				t.Errorf("an error reply came with a body: %q", body)
 			}
-			checkReport(t, report, "HandlerError")
+			report := checkHandlerErr(t, err, "HandlerError")
 			if report.Message != tt.want {
 				t.Errorf("message = %q, want %q", report.Message, tt.want)
 			}
@@ -348,17 +347,17 @@ func testExitDuringInvoke(t *testing.T, pty bool, cmd command, fragments []strin
 	mustInvoke(t, w, "warm", `{}`)
 	pid := workerPid(w)
 	event, _ := json.Marshal(cmd)
-	body, report := invoke(t, w, "dying", string(event))
+	body, err := invoke(t, w, "dying", string(event))
 	if body != nil {
 		t.Errorf("got a body %q", body)
 	}
-	checkReport(t, report, ErrTypeExit, fragments...)
+	exit := checkErr(t, err, KindExit, fragments...)
 	if w.proc != nil {
 		t.Errorf("the worker kept its dead process")
 	}
 	waitGone(t, pid)
-	if strings.Contains(report.Message, "echo warm") {
-		t.Errorf("the log tail holds lines of an earlier invocation: %q", report.Message)
+	if strings.Contains(exit.Msg, "echo warm") {
+		t.Errorf("the log tail holds lines of an earlier invocation: %q", exit.Msg)
 	}
 	if got := rec.linesFor("dying"); cmd.Text != "" && len(got) == 0 {
 		t.Errorf("the dying invocation's log lines were not logged")
@@ -400,12 +399,12 @@ func testTimeout(t *testing.T, pty bool) {
 	ctx, cancel := context.WithTimeout(context.Background(), budget)
 	defer cancel()
 	start := time.Now()
-	body, report := invokeCtx(ctx, w, "slow", `{"do":"hang","text":"started the slow part\n"}`)
+	body, err := invokeCtx(ctx, w, "slow", `{"do":"hang","text":"started the slow part\n"}`)
 	elapsed := time.Since(start)
 	if body != nil {
 		t.Errorf("got a body %q", body)
 	}
-	checkReport(t, report, ErrTypeTimeout, "Task timed out after 0.", " seconds",
+	checkErr(t, err, KindTimeout, "Task timed out after 0.", " seconds",
 		"last log lines:\nstarted the slow part\ngrandchild pid=", "handler sleeping")
 	if elapsed < budget || elapsed > budget+5*time.Second {
 		t.Errorf("Invoke returned after %s, want just after the %s deadline", elapsed, budget)
@@ -431,8 +430,8 @@ func TestWorkerTimeoutOutsideTheHandler(t *testing.T) {
 		ctx, cancel := context.WithDeadline(context.Background(), time.Now().Add(-time.Second))
 		defer cancel()
 		for i := range 5 {
-			_, report := invokeCtx(ctx, w, fmt.Sprint("late-", i), `{}`)
-			checkReport(t, report, ErrTypeTimeout, "Task timed out after 0.")
+			_, err := invokeCtx(ctx, w, fmt.Sprint("late-", i), `{}`)
+			checkErr(t, err, KindTimeout, "Task timed out after 0.")
 		}
 		if workerPid(w) != pid {
 			t.Errorf("an invocation that never reached the worker restarted it")
@@ -443,8 +442,8 @@ func TestWorkerTimeoutOutsideTheHandler(t *testing.T) {
 		w, rec := testWorker(t, "init_hang")
 		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
 		defer cancel()
-		_, report := invokeCtx(ctx, w, "slow-start", `{}`)
-		checkReport(t, report, ErrTypeTimeout, "Task timed out after 0.")
+		_, err := invokeCtx(ctx, w, "slow-start", `{}`)
+		checkErr(t, err, KindTimeout, "Task timed out after 0.")
 		pid, _ := strconv.Atoi(strings.TrimPrefix(rec.waitFor(t, "pid="), "pid="))
 		waitGone(t, pid)
 	})
@@ -468,14 +467,14 @@ func TestWorkerInvalidReply(t *testing.T) {
 			mustInvoke(t, w, "warm", `{}`)
 			pid := workerPid(w)
 			start := time.Now()
-			body, report := invoke(t, w, "bad", `{"do":"`+tt.do+`"}`)
+			body, err := invoke(t, w, "bad", `{"do":"`+tt.do+`"}`)
 			if elapsed := time.Since(start); elapsed > slowReapWait/2 {
 				t.Errorf("Invoke took %s: it waited for something that had happened", elapsed)
 			}
 			if body != nil {
 				t.Errorf("got a body %q", body)
 			}
-			checkReport(t, report, ErrTypeInvalidReply, tt.fragments...)
+			checkErr(t, err, KindProtocol, tt.fragments...)
 			waitGone(t, pid)
 			if got := mustInvoke(t, w, "next", `{"do":"pid"}`); got == strconv.Itoa(pid) {
 				t.Errorf("the worker that broke the protocol was not restarted")
@@ -496,14 +495,14 @@ func TestWorkerReplyBeforeReadingTheLine(t *testing.T) {
 		t.Fatal(err)
 	}
 	pid := workerPid(w)
-	body, report := invokeCtx(ctx, w, "early", jsonString(6<<20))
+	body, err := invokeCtx(ctx, w, "early", jsonString(6<<20))
 	if elapsed := time.Since(start); elapsed > 4*time.Second {
 		t.Errorf("Invoke took %s", elapsed)
 	}
 	if body != nil {
 		t.Errorf("got a body %q", body)
 	}
-	checkReport(t, report, ErrTypeInvalidReply, "before reading the whole invoke line")
+	checkErr(t, err, KindProtocol, "before reading the whole invoke line")
 	waitGone(t, pid)
 }
 
@@ -604,11 +603,11 @@ func TestWorkerUnmarshalError(t *testing.T) {
 		pid := workerPid(w)
 		for i, payload := range payloads {
 			id := fmt.Sprint("bad-", i)
-			body, report := invoke(t, w, id, payload)
+			body, err := invoke(t, w, id, payload)
 			if body != nil {
 				t.Errorf("got a body %q", body)
 			}
-			checkReport(t, report, ErrTypeUnmarshal, "Unable to unmarshal input")
+			checkErr(t, err, KindEvent, "Unable to unmarshal input")
 			if workerPid(w) != pid {
 				t.Fatalf("an event that is not JSON changed the worker process")
 			}
@@ -623,8 +622,8 @@ func TestWorkerUnmarshalError(t *testing.T) {
 	t.Run("worker not started", func(t *testing.T) {
 		t.Parallel()
 		w, _ := testWorker(t, "ready")
-		_, report := invoke(t, w, "bad", "nope")
-		checkReport(t, report, ErrTypeUnmarshal)
+		_, err := invoke(t, w, "bad", "nope")
+		checkErr(t, err, KindEvent)
 		if w.proc != nil {
 			t.Errorf("an event that is not JSON started the worker")
 		}
@@ -705,10 +704,10 @@ func TestWorkerBackgroundLogFlood(t *testing.T) {
 	for i := range 5 {
 		id := fmt.Sprint("during-", i)
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-		body, report := invokeCtx(ctx, w, id, `"still here"`)
+		body, err := invokeCtx(ctx, w, id, `"still here"`)
 		cancel()
-		if report != nil || string(body) != `"still here"` {
-			t.Fatalf("invocation %d during a log flood: body %q, report %+v", i, body, report)
+		if err != nil || string(body) != `"still here"` {
+			t.Fatalf("invocation %d during a log flood: body %q, error %v", i, body, err)
 		}
 		if got := rec.linesFor(id); !slices.ContainsFunc(got, func(l string) bool { return strings.HasSuffix(l, "echo "+id) }) {
 			t.Fatalf("invocation %d: its log line is missing: %q", i, got)
@@ -797,8 +796,8 @@ func TestWorkerLeavesNoGoroutines(t *testing.T) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 200*time.Millisecond)
 	defer cancel()
-	_, report := invokeCtx(ctx, w, "hang", `{"do":"hang"}`)
-	checkReport(t, report, ErrTypeTimeout)
+	_, err := invokeCtx(ctx, w, "hang", `{"do":"hang"}`)
+	checkErr(t, err, KindTimeout)
 	mustInvoke(t, w, "again", `{}`)
 	if err := w.Close(); err != nil {
 		t.Fatal(err)
@@ -818,9 +817,8 @@ func TestWorkerWarm(t *testing.T) {
 	if !w.Warm() {
 		t.Error("not Warm after an invocation")
 	}
-	if _, report := invoke(t, w, "r2", `{"do":"exit","code":3}`); report == nil || report.Type != ErrTypeExit {
-		t.Fatalf("exit: report %v", report)
-	}
+	_, err := invoke(t, w, "r2", `{"do":"exit","code":3}`)
+	checkErr(t, err, KindExit)
 	if w.Warm() {
 		t.Error("Warm after the worker died")
 	}

@@ -13,6 +13,7 @@ import (
 	"go.uber.org/zap/zaptest"
 
 	"github.com/polyboot/polyboot/protocol"
+	"github.com/polyboot/polyboot/supervisor"
 )
 
 // echoWorker answers each event as its body says: "big" a body over 6 MB, "stream" a body
@@ -23,7 +24,7 @@ func (w *echoWorker) Start(context.Context) error { w.starts++; return nil }
 
 func (w *echoWorker) Warm() bool { return w.starts > 0 }
 
-func (w *echoWorker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, *protocol.ErrorReport) {
+func (w *echoWorker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]byte, error) {
 	if string(inv.Payload) == "big" {
 		return bytes.Repeat([]byte("x"), protocol.MaxResponseSize+1), nil
 	}
@@ -31,15 +32,15 @@ func (w *echoWorker) Invoke(ctx context.Context, inv *protocol.Invocation) ([]by
 	return []byte(fmt.Sprintf("told=%d enforced=%d", inv.DeadlineMs, d.UnixMilli())), nil
 }
 
-func (w *echoWorker) InvokeStream(ctx context.Context, inv *protocol.Invocation, out io.Writer) *protocol.ErrorReport {
+func (w *echoWorker) InvokeStream(ctx context.Context, inv *protocol.Invocation, out io.Writer) error {
 	if string(inv.Payload) != "stream" {
-		body, report := w.Invoke(ctx, inv)
+		body, err := w.Invoke(ctx, inv)
 		_, _ = out.Write(body)
-		return report
+		return err
 	}
 	_, _ = io.WriteString(out, "part1 ")
 	_, _ = io.WriteString(out, "part2")
-	return protocol.Errorf("Function.Late", "failed after the body began")
+	return &supervisor.HandlerError{Report: protocol.Errorf("Function.Late", "failed after the body began")}
 }
 
 // TestServeLocal: `bootstrap invoke` runs its events through the invoke loop: one result line per

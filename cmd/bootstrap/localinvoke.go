@@ -84,7 +84,7 @@ func runLocal(ctx context.Context, args []string, e env, stdin io.Reader, stdout
 	w := supervisor.NewWorker(newSpawner(log), cfg)
 	defer w.Close()
 	if err := w.Start(ctx); err != nil {
-		printResult(stdout, nil, asReport(err))
+		printResult(stdout, nil, invoke.Report(err))
 		return exitInitError
 	}
 	api := &localAPI{events: payloads, timeout: *timeout, out: stdout,

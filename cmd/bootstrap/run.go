@@ -178,11 +178,11 @@ func workerConfig(o *options, e env, log *zap.Logger, sink supervisor.LogSink) (
 	}
 	h, err := reg.Resolve(o.handler, taskRoot)
 	if err != nil {
-		return supervisor.Config{}, asReport(err)
+		return supervisor.Config{}, invoke.Report(err)
 	}
 	argv, err := reg.Argv(h, registry.Env{Getenv: e.get, BinDirs: []string{filepath.Join(layerDir, "bin")}})
 	if err != nil {
-		return supervisor.Config{}, asReport(err)
+		return supervisor.Config{}, invoke.Report(err)
 	}
 	log.Debug("worker command", zap.Strings("argv", argv))
 	return supervisor.Config{
@@ -198,7 +198,8 @@ func workerConfig(o *options, e env, log *zap.Logger, sink supervisor.LogSink) (
 }
 
 // startWorkers starts n workers in parallel and waits until all have loaded the handler. The
-// first failure is the init error; the workers already started are stopped.
+// first failure is the init error, reported as invoke.Report makes it; the workers already started
+// are stopped.
 func startWorkers(ctx context.Context, o *options, e env, log *zap.Logger, sink supervisor.LogSink, n int) ([]*supervisor.Worker, *protocol.ErrorReport) {
 	cfg, report := workerConfig(o, e, log, sink)
 	if report != nil {
@@ -219,7 +220,7 @@ func startWorkers(ctx context.Context, o *options, e env, log *zap.Logger, sink 
 	}
 	if first != nil {
 		closeAll(workers)
-		return nil, asReport(first)
+		return nil, invoke.Report(first)
 	}
 	return workers, nil
 }
@@ -236,14 +237,6 @@ func closeAll(workers []*supervisor.Worker) {
 	for range workers {
 		<-done
 	}
-}
-
-func asReport(err error) *protocol.ErrorReport {
-	var r *protocol.ErrorReport
-	if errors.As(err, &r) {
-		return r
-	}
-	return protocol.Errorf("Runtime.Unknown", "%v", err)
 }
 
 // taskRoot returns the absolute task root: the given folder, or the working directory.
