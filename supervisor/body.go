@@ -139,13 +139,14 @@ func (b *bodyFifo) startReader() error {
 }
 
 // end drains what the pipe holds into the sink, which then takes no more bytes, and closes the
-// FIFO if it had a reader (see close). ctx bounds the drain (a sink that streams may wait for its
+// FIFO (see close). ctx bounds the drain (a sink that streams may wait for its
 // stream). A stream queue is left to finish what it holds.
 func (b *bodyFifo) end(ctx context.Context) error {
 	if b.pump == nil {
 		// No reader ever ran: what the pipe holds is all the body, taken here.
 		drainFd(b.fd, b.buf, true, b.sink.write)
-		b.sink.closed = true // the FIFO itself is closed off the invocation's path (retire)
+		b.sink.closed = true
+		b.shut(false) // no reader is left: a late writer gets EPIPE
 		return nil
 	}
 	err := b.pump.Sync(ctx, func() { b.sink.closed = true })
@@ -160,10 +161,7 @@ func (b *bodyFifo) close() {
 	b.shut(true)
 }
 
-// retire closes the FIFO if it is still open and unlinks it; b may be nil. Only a FIFO without a
-// reader (end took its body) is still open here, until the next invocation's line is written: a
-// background job of the handler that writes meanwhile has its bytes dropped (the sink is closed,
-// and no one reads that pipe again), and gets EPIPE once retire has run.
+// retire closes the FIFO if it is still open and unlinks it; b may be nil.
 func (b *bodyFifo) retire() {
 	if b == nil {
 		return

@@ -6,12 +6,14 @@ package supervisor
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strconv"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -93,6 +95,12 @@ func TestWorkerBodyFIFO(t *testing.T) {
 		}
 		if dirMode != "700" || kind != "p---------" {
 			t.Errorf("the body folder has mode %s and the body is %s, want 700 and a FIFO", dirMode, kind)
+		}
+		// After the reply the FIFO has no reader: a writer that opens it now gets ENXIO (it is
+		// unlinked during the next invocation).
+		if f, err := os.OpenFile(path, os.O_WRONLY|syscall.O_NONBLOCK, 0); !errors.Is(err, syscall.ENXIO) {
+			t.Errorf("invocation %d's FIFO %s after the reply: opened for writing: %v", i, path, err)
+			f.Close()
 		}
 		if i > 0 {
 			if _, err := os.Lstat(paths[i-1]); !os.IsNotExist(err) {

@@ -45,11 +45,9 @@ func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Wr
 		return nil, errorf(KindBody, "%v", err)
 	}
 	defer func() {
-		if b.pump != nil {
-			b.close() // its reader and stream queue stop before Invoke returns
-		}
+		b.close() // if end did not: its reader and stream queue stop before Invoke returns
 		if w.proc == p {
-			p.retired = b // closed and unlinked during the next invocation (prepareBody)
+			p.retired = b // unlinked during the next invocation (prepareBody)
 		} else {
 			b.retire() // the process is gone, and with it the FIFO's folder, usually
 		}
