@@ -36,10 +36,18 @@ $(EXTRAS_DIR)/.done: $(RUNTIME_EXTRAS) layer/runtime/rootfs.sh layer/interpreter
 	for s in $(RUNTIME_EXTRAS); do "$$s" $(ARCH) $(CURDIR)/$(EXTRAS_DIR); done
 	touch $@
 
-$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/mkzip/main.go $(EXTRAS_DIR)/.done
+# A Python 2.7 to compile the Python adapter with (adapters/python2/start.py runs adapter.pyc, so
+# that cold starts do not compile adapter.py): python2.7 on PATH, else pyenv's newest 2.7.
+# (A pyenv shim on PATH that has no 2.7 selected fails the check and is passed over.)
+PYTHON27 ?= $(shell for p in $$(command -v python2.7) $$(ls -d $${PYENV_ROOT:-$$HOME/.pyenv}/versions/2.7*/bin/python2.7 2>/dev/null | sort -rV); do \
+  "$$p" -c 'import sys; sys.exit(sys.version_info[:2] != (2, 7))' >/dev/null 2>&1 && { echo "$$p"; break; }; done)
+
+$(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/python2/compile.py layer/mkzip/main.go $(EXTRAS_DIR)/.done
 	rm -rf $(LAYER_DIR) && mkdir -p $(LAYER_DIR) $(DIST)
 	install -m 0755 $(BUILD)/bootstrap-$(ARCH) $(LAYER_DIR)/bootstrap
 	for f in $(ADAPTER_FILES); do install -D -m 0644 "$$f" "$(LAYER_DIR)/$$f"; done
+	if [ -n "$(PYTHON27)" ]; then "$(PYTHON27)" layer/python2/compile.py adapters/python2/adapter.py $(LAYER_DIR)/adapters/python2/adapter.pyc; \
+	else echo "WARNING: no Python 2.7 found (set PYTHON27=...): the layer has no adapters/python2/adapter.pyc, so Python cold starts compile adapter.py" >&2; fi
 	cp -a $(EXTRAS_DIR)/. $(LAYER_DIR)/ && rm -f $(LAYER_DIR)/.done
 	$(GO) run ./layer/mkzip -o $@ $(LAYER_DIR)
 	$(GO) run ./layer/elfcheck -arch $(ARCH) $@

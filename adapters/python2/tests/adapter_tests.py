@@ -12,6 +12,7 @@ import os
 import re
 import shutil
 import statistics
+import subprocess
 import tempfile
 import time
 import unittest
@@ -131,6 +132,30 @@ class ProtocolTests(AdapterTestCase):
         started = time.monotonic()
         self.assert_clean_exit(worker)
         self.assertLess(time.monotonic() - started, 2.0)
+
+    def test_start_runs_the_compiled_adapter_that_suits_the_interpreter(self):
+        """start.py runs adapter.pyc (as layer/python2/compile.py makes it for the layer) under
+        Python 2.7 without compiling adapter.py; under another Python, whose magic number the
+        file does not carry, it compiles adapter.py."""
+        copy = tempfile.mkdtemp(prefix='polyboot-start-')
+        self.addCleanup(shutil.rmtree, copy)
+        shutil.copy(os.path.join(harness.ADAPTER_DIR, 'start.py'), copy)
+        source = os.path.join(harness.ADAPTER_DIR, 'adapter.py')
+        if self.major == 2:
+            compile_py = os.path.join(harness.ADAPTER_DIR, '..', '..', 'layer', 'python2', 'compile.py')
+            subprocess.check_call([self.python, compile_py, source, os.path.join(copy, 'adapter.pyc')])
+            with open(os.path.join(copy, 'adapter.py'), 'w') as f:
+                f.write('raise SystemExit("start.py compiled adapter.py instead of running adapter.pyc")\n')
+        else:
+            shutil.copy(source, copy)
+            with open(os.path.join(copy, 'adapter.pyc'), 'wb') as f:
+                f.write(b'\x03\xf3\r\n\0\0\0\0not code for this Python')
+        worker = harness.Worker(self.python, 'echo.handler', self.task_root,
+                                adapter=os.path.join(copy, 'start.py'))
+        self.addCleanup(worker.kill)
+        first = worker.ready()
+        self.assertEqual(first.reply, READY, first.log)
+        self.assert_response(worker.invoke(b'{"a": 1}'), b'{"a": 1}')
 
     def test_echo_is_byte_exact(self):
         worker = self.start_ready('echo.handler')

@@ -1,4 +1,4 @@
-"""Drives adapter.py as a real child process, the way the polyboot bootstrap does.
+"""Drives the adapter as a real child process, the way the polyboot bootstrap does.
 
 The child gets the channel of docs/protocol.md (version 2): fd 0 = invoke lines, fd 1 = reply
 lines, fd 2 = log stream, and no other descriptor; each invocation gets a fresh FIFO for its body
@@ -18,8 +18,10 @@ import tempfile
 import time
 
 ADAPTER_DIR = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-ADAPTER = os.path.join(ADAPTER_DIR, 'adapter.py')
 MANIFEST = os.path.join(ADAPTER_DIR, 'adapter.json')
+with open(MANIFEST) as _manifest:
+    # What the bootstrap starts (start.py, which runs adapter.py).
+    ADAPTER = os.path.join(ADAPTER_DIR, json.load(_manifest)['script'])
 
 # Never handed to the child: they would change how the interpreter starts.
 STRIPPED_ENV = ('PYTHONUNBUFFERED', 'PYTHONPATH', 'PYTHONHOME')
@@ -116,11 +118,11 @@ class Fifo(object):
 class Worker(object):
     """One adapter process: handler is _HANDLER (e.g. 'pkg/mod.handler')."""
 
-    def __init__(self, python, handler, task_root, env=None, args=None):
+    def __init__(self, python, handler, task_root, env=None, args=None, adapter=ADAPTER):
         module_path, _, function = handler.rpartition('.')
         self.handler_file = os.path.join(task_root, module_path.replace('.', '/') + '.py')
         self.command = ([python] + (manifest_args() if args is None else list(args))
-                        + [ADAPTER, self.handler_file, function, module_path.replace('/', '.')])
+                        + [adapter, self.handler_file, function, module_path.replace('/', '.')])
         extra = {'_HANDLER': handler}
         extra.update(env or {})
         self.fifo_dir = tempfile.mkdtemp(prefix='polyboot-fifos-')
