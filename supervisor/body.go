@@ -155,7 +155,7 @@ func (b *bodyFifo) end(ctx context.Context) error {
 }
 
 // close closes the FIFO, dropping what a stream queue still holds; it may be called again, and
-// after end. The FIFO is unlinked later (retire), during the next invocation: with its reader gone
+// after end. The FIFO is unlinked later (retire), while the result is posted: with its reader gone
 // it can take no bytes, and no invocation names its path again.
 func (b *bodyFifo) close() {
 	b.shut(true)

@@ -47,7 +47,8 @@ func (w *Worker) invoke(ctx context.Context, inv *protocol.Invocation, out io.Wr
 	defer func() {
 		b.close() // if end did not: its reader and stream queue stop before Invoke returns
 		if w.proc == p {
-			p.retired = b // unlinked during the next invocation (prepareBody)
+			p.retired = b
+			p.prepareAhead() // unlinks it and makes the next FIFO while the result is posted
 		} else {
 			b.retire() // the process is gone, and with it the FIFO's folder, usually
 		}
@@ -83,7 +84,6 @@ func enforced(ctx context.Context, inv *protocol.Invocation) *protocol.Invocatio
 func (w *Worker) exchange(ctx context.Context, p *process, b *bodyFifo, requestID string, invoked time.Time) (lineOrErr, error) {
 	started := time.Now()
 	written := writeLine(p.in, w.line)
-	p.prepareBody() // while the worker reads the line and runs the handler
 	// endWrite makes sure the write has ended: the next invocation reuses the line's buffer.
 	endWrite := func() {
 		p.in.Close() // unblocks a write still in progress
