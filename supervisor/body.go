@@ -81,10 +81,9 @@ func (d *bodyDir) remove() {
 // goroutine hand-off and no wake-up.
 type bodyFifo struct {
 	path string
-	fd   int      // -1 once closed
-	big  bool     // the pipe holds at least pipeSize bytes
-	f    *os.File // fd on the poller, once the reader starts
-	pump *Pump    // nil until the reader starts
+	fd   int   // -1 once closed
+	big  bool  // the pipe holds at least pipeSize bytes
+	pump *Pump // nil until the reader starts (it owns fd then, on Go's poller)
 	sink *bodySink
 	buf  []byte // the reader's buffer
 }
@@ -134,7 +133,7 @@ func (b *bodyFifo) startReader() error {
 		b.fd = -1
 		return err
 	}
-	b.f, b.pump = f, pump
+	b.pump = pump
 	return nil
 }
 
@@ -184,7 +183,7 @@ func (b *bodyFifo) shut(abort bool) {
 		q.cancel()
 	}
 	if b.pump != nil {
-		b.pump.Close() // closes b.f
+		b.pump.Close() // closes the descriptor
 	} else {
 		_ = unix.Close(b.fd)
 	}
