@@ -300,7 +300,8 @@ proc ::json::impl::LexicallyValid {skeleton} {
 proc ::json::impl::GrammarStatus {skeleton} {
     variable valueRE
     variable containerRE
-    variable flatRE
+    variable flatArrayRE
+    variable flatObjectRE
     if {[::string length $skeleton] <= 16384} {
         # A short skeleton: a level per pass, by a regular expression that compiles in microseconds
         # (the three-level one takes milliseconds, which a worker's first small event would pay).
@@ -308,7 +309,8 @@ proc ::json::impl::GrammarStatus {skeleton} {
             if {[regexp $valueRE $skeleton]} {
                 return ok
             }
-            if {![regsub -all $flatRE $skeleton # skeleton]} {
+            if {[regsub -all $flatArrayRE $skeleton # skeleton]
+                    + [regsub -all $flatObjectRE $skeleton # skeleton] == 0} {
                 return invalid
             }
         }
@@ -453,7 +455,10 @@ namespace eval ::json::impl {
             set container "\\\\\\{(?:\x01:${v}(?:,\x01:$v)*)?\\\\\\}|\\\[(?:${v}(?:,$v)*)?\\\]"
             set v "(?:$value|$container)"
             if {$level == 1} {
-                variable flatRE $container   ;# containers of values only
+                # Containers of values only, arrays and objects apart: two simple expressions
+                # match twice as fast as their alternation.
+                variable flatArrayRE "\\\[(?:${value}(?:,$value)*)?\\\]"
+                variable flatObjectRE "\\\\\\{(?:\x01:${value}(?:,\x01:$value)*)?\\\\\\}"
             }
         }
         set containerRE $container
