@@ -207,6 +207,41 @@ func TestBashExitInHandler(t *testing.T) {
 	}
 }
 
+// TestBashSyntaxError: a handler file with a syntax error is an init_error with bash -n's own
+// message (file, line, token), and none of the file runs: not the command before the error either.
+func TestBashSyntaxError(t *testing.T) {
+	bash, err := exec.LookPath("bash")
+	if b := os.Getenv("POLYBOOT_BASH"); b != "" {
+		bash, err = b, nil
+	}
+	if err != nil {
+		t.Fatal("*** bash NOT FOUND ***")
+	}
+	dir := t.TempDir()
+	file, marker := filepath.Join(dir, "function.sh"), filepath.Join(dir, "ran")
+	src := "touch " + marker + "\nhandler() { printf ok; }\nif then fi\n"
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	adapter, err := filepath.Abs("bash/adapter.sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := startWorker(t, nil, bash, "--noprofile", "--norc", adapter, file, "handler", "function")
+	r := decodeReply(t, w.replyLine(t))
+	msg, _ := r["errorMessage"].(string)
+	if r["type"] != "init_error" || r["errorType"] != "Runtime.UserCodeSyntaxError" ||
+		!strings.HasPrefix(msg, file+": line 3: syntax error near unexpected token") {
+		t.Fatalf("first reply %v", r)
+	}
+	if err := waitExit(w, 5*time.Second); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(marker); !os.IsNotExist(err) {
+		t.Errorf("the file ran although its syntax is wrong (%v)", err)
+	}
+}
+
 // waitExit waits for the worker's channel out to reach end of file (the process is gone).
 func waitExit(w *worker, timeout time.Duration) error {
 	done := make(chan error, 1)
