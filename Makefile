@@ -46,7 +46,7 @@ $(LAYER_ZIP): $(BUILD)/bootstrap-$(ARCH) $(ADAPTER_FILES) layer/python2/compile.
 	rm -rf $(LAYER_DIR) && mkdir -p $(LAYER_DIR) $(DIST)
 	install -m 0755 $(BUILD)/bootstrap-$(ARCH) $(LAYER_DIR)/bootstrap
 	for f in $(ADAPTER_FILES); do install -D -m 0644 "$$f" "$(LAYER_DIR)/$$f"; done
-	if [ -n "$(PYTHON27)" ]; then "$(PYTHON27)" layer/python2/compile.py adapters/python2/adapter.py $(LAYER_DIR)/adapters/python2/adapter.pyc; \
+	py="$(PYTHON27)"; if [ -n "$$py" ]; then "$$py" layer/python2/compile.py adapters/python2/adapter.py $(LAYER_DIR)/adapters/python2/adapter.pyc; \
 	else echo "WARNING: no Python 2.7 found (set PYTHON27=...): the layer has no adapters/python2/adapter.pyc, so Python cold starts compile adapter.py" >&2; fi
 	cp -a $(EXTRAS_DIR)/. $(LAYER_DIR)/ && rm -f $(LAYER_DIR)/.done
 	$(GO) run ./layer/mkzip -o $@ $(LAYER_DIR)

@@ -16,6 +16,25 @@ import (
 // under $POLYBOOT_BASH (the manifest's override) when set, else the bash on PATH.
 func startBash(t *testing.T, src string, env ...string) *worker {
 	t.Helper()
+	w := startBashFile(t, writeHandler(t, src), env...)
+	w.ready(t)
+	return w
+}
+
+// writeHandler writes src as function.sh in a folder of the test's and returns its path.
+func writeHandler(t *testing.T, src string) string {
+	t.Helper()
+	file := filepath.Join(t.TempDir(), "function.sh")
+	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return file
+}
+
+// startBashFile starts adapters/bash/adapter.sh for the handler file (function "handler"), as
+// startBash does, before its first reply.
+func startBashFile(t *testing.T, file string, env ...string) *worker {
+	t.Helper()
 	bash, err := exec.LookPath("bash")
 	if b := os.Getenv("POLYBOOT_BASH"); b != "" {
 		bash, err = b, nil
@@ -23,18 +42,11 @@ func startBash(t *testing.T, src string, env ...string) *worker {
 	if err != nil {
 		t.Fatal("*** bash NOT FOUND ***")
 	}
-	dir := t.TempDir()
-	file := filepath.Join(dir, "function.sh")
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
 	adapter, err := filepath.Abs("bash/adapter.sh")
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := startWorker(t, env, bash, "--noprofile", "--norc", adapter, file, "handler", "function")
-	w.ready(t)
-	return w
+	return startWorker(t, env, bash, "--noprofile", "--norc", adapter, file, "handler", "function")
 }
 
 // wantResponse checks that an exchange is the response to id (escaped as on the line) with body.
@@ -210,24 +222,9 @@ func TestBashExitInHandler(t *testing.T) {
 // TestBashSyntaxError: a handler file with a syntax error is an init_error with bash -n's own
 // message (file, line, token), and none of the file runs: not the command before the error either.
 func TestBashSyntaxError(t *testing.T) {
-	bash, err := exec.LookPath("bash")
-	if b := os.Getenv("POLYBOOT_BASH"); b != "" {
-		bash, err = b, nil
-	}
-	if err != nil {
-		t.Fatal("*** bash NOT FOUND ***")
-	}
-	dir := t.TempDir()
-	file, marker := filepath.Join(dir, "function.sh"), filepath.Join(dir, "ran")
-	src := "touch " + marker + "\nhandler() { printf ok; }\nif then fi\n"
-	if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	adapter, err := filepath.Abs("bash/adapter.sh")
-	if err != nil {
-		t.Fatal(err)
-	}
-	w := startWorker(t, nil, bash, "--noprofile", "--norc", adapter, file, "handler", "function")
+	marker := filepath.Join(t.TempDir(), "ran")
+	file := writeHandler(t, "touch "+marker+"\nhandler() { printf ok; }\nif then fi\n")
+	w := startBashFile(t, file)
 	r := decodeReply(t, w.replyLine(t))
 	msg, _ := r["errorMessage"].(string)
 	if r["type"] != "init_error" || r["errorType"] != "Runtime.UserCodeSyntaxError" ||

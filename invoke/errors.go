@@ -73,7 +73,8 @@ func errorReport(e *supervisor.Error) *protocol.ErrorReport {
 	return protocol.Errorf(kindType(e.Kind), "%s", e.Msg)
 }
 
-// kindType returns the Lambda error type of a supervisor's error of kind k.
+// kindType returns the Lambda error type of a supervisor's error of kind k (KindTooLarge has a
+// report of its own: errorReport).
 func kindType(k supervisor.Kind) string {
 	switch k {
 	case supervisor.KindExit:
@@ -90,8 +91,6 @@ func kindType(k supervisor.Kind) string {
 		return ErrTypeInitTimeout
 	case supervisor.KindBody:
 		return ErrTypeBodyStream
-	case supervisor.KindTooLarge:
-		return ErrTypeResponseTooLarge
 	}
 	return ErrTypeUnknown
 }

@@ -19,30 +19,28 @@ func TestReport(t *testing.T) {
 	registryReport := protocol.Errorf("Runtime.HandlerNotFound", "no handler")
 	kindErr := func(k supervisor.Kind, msg string) error { return &supervisor.Error{Kind: k, Msg: msg} }
 	tooLarge := &supervisor.Error{Kind: supervisor.KindTooLarge, Msg: protocol.ResponseTooLargeMessage(7 << 20), Size: 7 << 20}
-	tests := []struct {
+	type test struct {
 		name     string
 		err      error
 		want     *protocol.ErrorReport // nil: wantType and wantMsg
 		same     bool                  // want is returned itself
 		wantType string
 		wantMsg  string
-	}{
-		{name: "exit", err: kindErr(supervisor.KindExit, "the worker exited after 3ms: exit status 1"),
-			wantType: "Runtime.ExitError", wantMsg: "the worker exited after 3ms: exit status 1"},
-		{name: "timeout", err: kindErr(supervisor.KindTimeout, "Task timed out after 1.00 seconds"),
-			wantType: "Sandbox.Timedout", wantMsg: "Task timed out after 1.00 seconds"},
-		{name: "protocol", err: kindErr(supervisor.KindProtocol, "the worker sent \"ready\" instead of a reply"),
-			wantType: "Runtime.InvalidReply", wantMsg: "the worker sent \"ready\" instead of a reply"},
-		{name: "event", err: kindErr(supervisor.KindEvent, "Unable to unmarshal input: bad"),
-			wantType: "Runtime.UnmarshalError", wantMsg: "Unable to unmarshal input: bad"},
-		{name: "start", err: kindErr(supervisor.KindStart, "cannot start x: no such file"),
-			wantType: "Runtime.InvalidEntrypoint", wantMsg: "cannot start x: no such file"},
-		{name: "init timeout", err: kindErr(supervisor.KindInitTimeout, "the worker did not load the handler within 10s"),
-			wantType: "Runtime.InitTimeout", wantMsg: "the worker did not load the handler within 10s"},
-		{name: "body", err: kindErr(supervisor.KindBody, "creating the body FIFO: no space"),
-			wantType: "Runtime.BodyStreamError", wantMsg: "creating the body FIFO: no space"},
+	}
+	// kind is the test of an error of kind k, whose message the report keeps.
+	kind := func(name string, k supervisor.Kind, wantType, msg string) test {
+		return test{name: name, err: kindErr(k, msg), wantType: wantType, wantMsg: msg}
+	}
+	tests := []test{
+		kind("exit", supervisor.KindExit, "Runtime.ExitError", "the worker exited after 3ms: exit status 1"),
+		kind("timeout", supervisor.KindTimeout, "Sandbox.Timedout", "Task timed out after 1.00 seconds"),
+		kind("protocol", supervisor.KindProtocol, "Runtime.InvalidReply", "the worker sent \"ready\" instead of a reply"),
+		kind("event", supervisor.KindEvent, "Runtime.UnmarshalError", "Unable to unmarshal input: bad"),
+		kind("start", supervisor.KindStart, "Runtime.InvalidEntrypoint", "cannot start x: no such file"),
+		kind("init timeout", supervisor.KindInitTimeout, "Runtime.InitTimeout", "the worker did not load the handler within 10s"),
+		kind("body", supervisor.KindBody, "Runtime.BodyStreamError", "creating the body FIFO: no space"),
+		kind("no kind", 0, "Runtime.Unknown", "what"),
 		{name: "too large", err: tooLarge, want: protocol.ResponseTooLarge(7 << 20)},
-		{name: "no kind", err: kindErr(0, "what"), wantType: "Runtime.Unknown", wantMsg: "what"},
 		{name: "handler", err: &supervisor.HandlerError{Report: handlerReport}, want: handlerReport, same: true},
 		{name: "wrapped handler", err: fmt.Errorf("invoking: %w", &supervisor.HandlerError{Report: handlerReport}),
 			want: handlerReport, same: true},

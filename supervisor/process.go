@@ -158,9 +158,7 @@ func (p *process) awaitPrepared() {
 // takeFifo returns the FIFO made ahead, or makes one.
 func (p *process) takeFifo() (*bodyFifo, error) {
 	p.awaitPrepared()
-	if p.next == nil && p.nextErr == nil {
-		p.prepareBody()
-	}
+	p.prepareBody() // nothing to do when the FIFO was made ahead
 	b, err := p.next, p.nextErr
 	p.next, p.nextErr = nil, nil
 	return b, err
@@ -254,17 +252,15 @@ func makeRaw(f *os.File) error {
 	return unix.IoctlSetTermios(int(f.Fd()), unix.TCSETS, t)
 }
 
-// setPipeSize asks the kernel to make f's pipe pipeSize bytes and returns the size it has, 0 if
-// that cannot be told.
-func setPipeSize(f *os.File) int {
-	size := 0
+// setPipeSize asks the kernel to make f's pipe pipeSize bytes (setPipeSizeFd).
+func setPipeSize(f *os.File) {
 	if raw, err := f.SyscallConn(); err == nil {
-		_ = raw.Control(func(fd uintptr) { size = setPipeSizeFd(int(fd)) })
+		_ = raw.Control(func(fd uintptr) { setPipeSizeFd(int(fd)) })
 	}
-	return size
 }
 
-// setPipeSizeFd is setPipeSize on a descriptor.
+// setPipeSizeFd asks the kernel to make fd's pipe pipeSize bytes and returns the size it has, 0
+// if that cannot be told.
 func setPipeSizeFd(fd int) int {
 	n, err := unix.FcntlInt(uintptr(fd), unix.F_SETPIPE_SZ, pipeSize)
 	if err != nil { // over the limit of an unprivileged user, say: keep the size it has

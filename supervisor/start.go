@@ -29,13 +29,11 @@ func (w *Worker) Warm() bool {
 // when it cannot be started or speaks another protocol version. A Start cut short by ctx returns
 // ctx's error, wrapped. A process that exited since it was started is replaced.
 func (w *Worker) Start(ctx context.Context) error {
+	if w.Warm() {
+		return nil
+	}
 	if p := w.proc; p != nil {
-		select {
-		case <-p.exited:
-			w.replaceDead(ctx, p)
-		default:
-			return nil
-		}
+		w.replaceDead(ctx, p) // it exited
 	}
 	if len(w.cfg.Argv) == 0 || w.cfg.Logs == nil {
 		return errorf(KindStart, "worker configuration lacks a command or a log sink")

@@ -1,7 +1,8 @@
 # -*- coding: utf-8 -*-
 """polyboot adapter for Python handlers (Python 2.7 and Python 3.6+).
 
-Started by the polyboot bootstrap as
+Started by the polyboot bootstrap through start.py (which runs this file's compiled code, or
+compiles it), as if it were
 
     python2.7 -u adapter.py <handler file> <function> <module>
 

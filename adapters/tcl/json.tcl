@@ -187,9 +187,7 @@ proc ::json::impl::Direct {text valueVar} {
             }
         }
     } else {
-        if {[DeepPrefix $text]} {
-            return 0   ;# too deep (its strings hold no brackets): Decode's scanner tells where
-        }
+        # (Decode has already sent a text whose start is too deep to the scanner: DeepPrefix.)
         set skeleton $text
         set levels [Flatten $directContainerRE skeleton]
         # What is left as a skeleton: a string is one token, braces escaped, no whitespace.
