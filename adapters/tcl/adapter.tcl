@@ -343,8 +343,8 @@ proc ::polyboot::CloseBody {} {
 
 # ParseInvoke line -- the members of an invoke line (the raw bytes read from fd 0) as a dict with
 # one more member, event_json: the text of the event exactly as it is in the line. A line in the
-# exact layout of docs/protocol.md is cut by one regular expression (FastHeader); any other valid
-# JSON object is read member by member (ParseHeader).
+# exact layout of docs/protocol.md is cut with string searches (FastHeader); any other valid JSON
+# object is read member by member (ParseHeader).
 proc ::polyboot::ParseInvoke {line} {
     variable headerPrefix
     set lineLength [string length $line]
