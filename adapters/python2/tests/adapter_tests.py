@@ -165,6 +165,9 @@ class ProtocolTests(AdapterTestCase):
             {'emoji': '😀🎉👩\u200d👩\u200d👧', 'flag': '🇯🇵', 'astral': '\U0001d11e'},
             {'nul': 'a\u0000b', 'controls': '\u0001\u001f\u007f', 'quote': 'say "hi"',
              'backslash': 'a\\b', 'newlines': 'one\ntwo\r\nthree\tfour', 'seps': '\u2028\u2029'},
+            # non-ASCII strings that need escapes: Python 2's replace-based path for them
+            {'é': 'café "quoted" back\\slash\\"\n\r\t\b\f\u0000\u001f\u007f\u2028 \\\\\"',
+             'long': 'naïve \\"résumé\\" ' * 50, 'only': 'é\n'},
             {'z': [1, -2, 3.5, 0.1, 1e+100, 1.5e-10, 123456789012345678901234567890],
              'a': {'null': None, 'true': True, 'false': False, 'empty': {}, 'list': []},
              'm': [{'k': 'v'}, [[]], '']},
