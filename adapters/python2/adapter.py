@@ -861,7 +861,7 @@ def _strict_utf8(text):
 class Invoke(object):
     """One invoke line, parsed."""
     __slots__ = ['request_id', 'body', 'deadline_ms', 'invoked_function_arn', 'trace_id',
-                 'client_context', 'cognito_identity', 'tenant_id', 'event']
+                 'client_context', 'cognito_identity', 'tenant_id', 'event', 'result']
 
     def __init__(self, message):
         self.request_id = message['id']
@@ -873,6 +873,7 @@ class Invoke(object):
         self.cognito_identity = message.get('cognito_identity') or ''
         self.tenant_id = message.get('tenant_id') or None
         self.event = message.get('event')
+        self.result = None  # the handler's return value, kept (with the event) until the reply is out
 
 
 class BadInvokeLine(Exception):
@@ -1072,7 +1073,7 @@ def _run(handler, encoder, invoke, channel, body):
     try:
         context = _make_context(invoke)
         context._write_body = body.write
-        result = handler(invoke.event, context)
+        result = invoke.result = handler(invoke.event, context)
         _exit_if_forked(channel)
         if result is None and context._streamed:
             return b'', None
@@ -1136,6 +1137,10 @@ def serve(channel, handler):
             _warn(u'ignoring a channel message that is not an invoke line')
             continue
         handle(channel, handler, encoder, invoke)
+        # Free the event and the handler's result now that the reply is out, not before it (the
+        # result) or when the next line's Invoke replaces this one (the event): freeing 6 MB of
+        # decoded records takes Python 2.7 about 50 ms, which an answer would otherwise wait for.
+        invoke = None
 
 
 # --- startup --------------------------------------------------------------------------------

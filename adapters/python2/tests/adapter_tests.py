@@ -734,6 +734,16 @@ class ChannelTests(AdapterTestCase):
         self.assertIn('no body member', result.reply['errorMessage'])
         self.assert_response(worker.invoke(b'[1]'), b'[1]')
 
+    def test_event_is_freed_once_the_reply_is_out(self):
+        # Not when the next invoke line replaces it: that invocation would wait for the free
+        # (about 50 ms for 6 MB of records in Python 2.7).
+        worker = self.start_ready('echo.track_event')
+        result = worker.invoke(b'{"a": 1}')
+        self.assert_response(result, b'"tracked"')
+        self.assertTrue('event freed' in result.log or worker.wait_log('event freed', timeout=10),
+                        'the event was not freed after the reply')
+        self.assert_clean_exit(worker)
+
     def test_body_goes_to_the_invocations_own_fifo(self):
         worker = self.start_ready('channel.echo')
         for number in range(3):

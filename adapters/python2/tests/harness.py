@@ -255,6 +255,18 @@ class Worker(object):
         result.fifo = fifo.path
         return result
 
+    def wait_log(self, text, timeout=10.0):
+        """Wait until the log stream (since the last reply) holds text; False after timeout."""
+        deadline = time.monotonic() + timeout
+        while text.encode('utf-8') not in self._buffers[self._err]:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or self._err not in self._open:
+                return False
+            ready, _, _ = select.select([self._err], [], [], remaining)
+            if ready:
+                self._read(self._err)
+        return True
+
     def close(self, timeout=10.0):
         """Close fd 0 (EOF), wait for the exit; returns (status, remaining stdout, log)."""
         if not self.proc.stdin.closed:
