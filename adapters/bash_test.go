@@ -1,6 +1,7 @@
 package adapters_test
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -109,6 +110,25 @@ func TestBashContextDecoded(t *testing.T) {
 		"client_context": `{\"custom\":{\"k\":\"v\"}}`, "deadline_ms": "1732640000000",
 	})
 	wantResponse(t, x, id, "q\"b\\c\t#?%zz|t\\1\n|arn:x|Root=1-a|{\"custom\":{\"k\":\"v\"}}|1732640000000")
+}
+
+// TestBashLongLines: a line over 64 KiB, which the adapter reads in parts, gives the handler the
+// whole event and context whether the head ends well inside the first 16 KiB part, straddles its
+// end, or is longer than it (a large client context).
+func TestBashLongLines(t *testing.T) {
+	w := startBash(t, `handler() { printf '%s|%s' "${#LAMBDA_CLIENT_CONTEXT}" "$1"; }`)
+	event := `{"s":"` + strings.Repeat(`café \"q\" back\\slash; `, 4000) + `"}`
+	extra := map[string]string{"deadline_ms": "1732640000000"}
+	// Where the event's start marker begins in the line after its 19-byte header, with no
+	// client context (the path has the length of the next invocation's body FIFO).
+	path := filepath.Join(w.dir, fmt.Sprintf("body-%d", w.seq+1))
+	head := bytes.Index(invokeLine("id", path, event, extra)[19:], []byte(`,"event":`))
+	for _, n := range []int{0, 16384 - 9 - head, 16384 - 4 - head, 20000} {
+		t.Run(fmt.Sprintf("client context %d bytes", n), func(t *testing.T) {
+			extra["client_context"] = strings.Repeat("x", n)
+			wantResponse(t, w.invoke(t, "id", event, extra), "id", fmt.Sprintf("%d|%s", n, event))
+		})
+	}
 }
 
 // TestBashChildSeesNoChannel: a program the handler starts holds fds 0 (/dev/null), 1 (the
