@@ -113,16 +113,15 @@ func TestBashContextDecoded(t *testing.T) {
 }
 
 // TestBashLongLines: a line over 64 KiB, which the adapter reads in parts, gives the handler the
-// whole event and context whether the head ends well inside the first 16 KiB part, straddles its
-// end, or is longer than it (a large client context).
+// whole event and context whether the head ends inside the first 16 KiB part, exactly at its end,
+// across it, or beyond it (a large client context).
 func TestBashLongLines(t *testing.T) {
 	w := startBash(t, `handler() { printf '%s|%s' "${#LAMBDA_CLIENT_CONTEXT}" "$1"; }`)
 	event := `{"s":"` + strings.Repeat(`café \"q\" back\\slash; `, 4000) + `"}`
 	extra := map[string]string{"deadline_ms": "1732640000000"}
 	// Where the event's start marker begins in the line after its 19-byte header, with no
-	// client context (the path has the length of the next invocation's body FIFO).
-	path := filepath.Join(w.dir, fmt.Sprintf("body-%d", w.seq+1))
-	head := bytes.Index(invokeLine("id", path, event, extra)[19:], []byte(`,"event":`))
+	// client context (the next invocations' FIFO paths have the same length).
+	head := bytes.Index(invokeLine("id", w.nextBodyPath(), event, extra)[19:], []byte(`,"event":`))
 	for _, n := range []int{0, 16384 - 9 - head, 16384 - 4 - head, 20000} {
 		t.Run(fmt.Sprintf("client context %d bytes", n), func(t *testing.T) {
 			extra["client_context"] = strings.Repeat("x", n)

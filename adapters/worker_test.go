@@ -175,12 +175,17 @@ type exchange struct {
 	fifo  string // the body FIFO's path (unlinked by now)
 }
 
+// nextBodyPath is the path of the next invocation's body FIFO.
+func (w *worker) nextBodyPath() string {
+	return filepath.Join(w.dir, fmt.Sprintf("body-%d", w.seq+1))
+}
+
 // invoke sends one invoke line (escapedID as it goes on the line) and returns the reply line
 // and the body: the bytes written to this invocation's FIFO before the reply.
 func (w *worker) invoke(t *testing.T, escapedID, event string, extra map[string]string) exchange {
 	t.Helper()
+	path := w.nextBodyPath()
 	w.seq++
-	path := filepath.Join(w.dir, fmt.Sprintf("body-%d", w.seq))
 	body, err := openBody(path)
 	if err != nil {
 		t.Fatal(err)

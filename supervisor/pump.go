@@ -118,15 +118,10 @@ func (p *Pump) serve(req syncRequest, buf []byte, eof bool) {
 }
 
 // drain reads until the pipe is empty, or, for a bounded pump, the bytes the pipe held when drain
-// began (FIONREAD).
+// began (FIONREAD). It reads through Control (drainFd), whose raw system calls a read deadline
+// does not affect.
 func (p *Pump) drain(buf []byte) {
-	drainRaw(p.raw, buf, p.bounded, p.sink)
-}
-
-// drainRaw is drainFd on the descriptor of raw, through Control: its raw system calls are not
-// affected by a read deadline.
-func drainRaw(raw syscall.RawConn, buf []byte, bounded bool, sink func([]byte)) {
-	_ = raw.Control(func(fd uintptr) { drainFd(int(fd), buf, bounded, sink) })
+	_ = p.raw.Control(func(fd uintptr) { drainFd(int(fd), buf, p.bounded, p.sink) })
 }
 
 // drainFd passes to sink what the non-blocking pipe fd holds: until it is empty, or, when

@@ -153,21 +153,18 @@ _pb_read() {
 	n=$((10#${hdr:8:10} - 19))
 	if ((n > 65536)); then
 		IFS= read -r -N 16384 -u "$_pb_in" rest || return 1
-		_pb_head=${rest%%,\"event\":*}
-		if ((${#_pb_head} + 9 <= ${#rest})); then # the event begins in this part
-			IFS= read -r -N $((n - 16384 - 2)) -u "$_pb_in" more || return 1
-			IFS= read -r -N 2 -u "$_pb_in" v || return 1
-			_pb_event=${rest:${#_pb_head}+9}$more
-			n=0
-		else
-			IFS= read -r -N $((n - 16384)) -u "$_pb_in" more || return 1
-			rest+=$more
+		IFS= read -r -N $((n - 16384 - 2)) -u "$_pb_in" more || return 1
+		IFS= read -r -N 2 -u "$_pb_in" v || return 1
+		if [[ $rest != *,\"event\":* ]]; then # the head is longer than the first part
+			rest+=$more$v
 		fi
 	else
 		IFS= read -r -N $n -u "$_pb_in" rest || return 1
 	fi
-	if ((n > 0)); then
-		_pb_head=${rest%%,\"event\":*}
+	_pb_head=${rest%%,\"event\":*}
+	if ((${#rest} < n)); then # the first part of a long line: the event goes on in $more
+		_pb_event=${rest:${#_pb_head}+9}$more
+	else
 		_pb_event=${rest:${#_pb_head}+9:${#rest}-${#_pb_head}-11}
 	fi
 	if [[ $_pb_head != ',"type":"invoke","id":"'* ]]; then

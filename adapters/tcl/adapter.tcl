@@ -38,6 +38,9 @@ namespace eval ::polyboot {
 
     # How many bytes of an invoke line to decode when looking for the start of its event.
     variable headerPrefix 4096
+
+    # How many bytes of an invoke line FastHeader looks at first (ParseInvoke).
+    variable fastHeaderPrefix 65536
 }
 
 source [file join [file dirname [file normalize [info script]]] json.tcl]
@@ -346,18 +349,20 @@ proc ::polyboot::CloseBody {} {
 # exact layout of docs/protocol.md is cut with string searches (FastHeader); any other valid JSON
 # object is read member by member (ParseHeader).
 #
-# FastHeader looks at the line's first 64 KB, which hold the header unless a client context makes
-# it longer (then at the whole line): a string search turns the text it searches into characters,
-# and done on a 5 MB line it took 20 ms, and as long again to get the event's bytes back out of
-# the characters. The line itself stays bytes, from which the event is cut and decoded once.
+# FastHeader looks at the line's first fastHeaderPrefix bytes (64 KB), which hold the header
+# unless a client context makes it longer (then at the whole line): a string search turns the text
+# it searches into characters, and done on a 5 MB line it took 20 ms, and as long again to get the
+# event's bytes back out of the characters. The line itself stays bytes, from which the event is
+# cut and decoded once.
 proc ::polyboot::ParseInvoke {line} {
     variable headerPrefix
+    variable fastHeaderPrefix
     set lineLength [string length $line]
     if {[string index $line end] ne "\}"} {
         error "the line does not end with '\}'"
     }
-    if {[FastHeader [string range $line 0 65535] invoke eventByte]
-            || ($lineLength > 65536 && [FastHeader $line invoke eventByte])} {
+    if {[FastHeader [string range $line 0 $fastHeaderPrefix-1] invoke eventByte]
+            || ($lineLength > $fastHeaderPrefix && [FastHeader $line invoke eventByte])} {
         dict set invoke event_json \
             [encoding convertfrom utf-8 [string range $line $eventByte [expr {$lineLength - 2}]]]
         return $invoke
